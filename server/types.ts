@@ -1,0 +1,275 @@
+/**
+ * The neutral types of the server core. The core is written against these;
+ * each adapter turns its runtime's socket into a {@linkcode SocketLike} and
+ * its events into calls on a {@linkcode Session}.
+ *
+ * @module
+ */
+
+import type { Envelope } from "../protocol.ts";
+
+/** WebSocket ready states, as in the standard API. */
+export const ReadyState = {
+  Connecting: 0,
+  Open: 1,
+  Closing: 2,
+  Closed: 3,
+} as const;
+
+/**
+ * The few members of the standard `WebSocket` that the core uses.
+ *
+ * `send` may return a number (Bun): a positive number is bytes written,
+ * `-1` is "queued under backpressure" and `0` is "dropped". `void` (Deno, the
+ * standard API) means "handed to the socket".
+ */
+export interface SocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string | Uint8Array | ArrayBuffer): void | number;
+  close(code?: number, reason?: string): void;
+}
+
+/** A levelled logger; `fields` never contains message payloads unless `logPayloads` is set. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Time source and the one repeating timer the heartbeat needs; injectable for tests. */
+export interface Clock {
+  /** Milliseconds, monotonic enough for intervals. */
+  now(): number;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** What an adapter knows about the request besides the `Request` itself. */
+export interface RequestInfo {
+  /** The peer's IP address, where the runtime gives it. */
+  remoteAddress?: string;
+}
+
+/** How a connection ended, as given to the `close` handler. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** Who ended it: the peer, or our side (limits, heartbeat, shutdown, handler error, `close()`). */
+  initiator: "peer" | "server";
+}
+
+/** One live connection, as the application's handlers see it. */
+export interface Connection<T = unknown> {
+  /** Unique within the process. */
+  readonly id: string;
+  /** The result of `authenticate`, or `undefined`. Mutable for the application's own use. */
+  data: T;
+  /** The peer's IP address, where the runtime gives it. */
+  readonly remoteAddress: string | undefined;
+  /** The socket's current ready state (0–3). */
+  readonly readyState: number;
+  /** Bytes queued for the peer, where the runtime tells. */
+  readonly bufferedAmount: number;
+  /** The rooms this connection is in. */
+  readonly rooms: ReadonlySet<string>;
+  /** Sends a frame; `true` if it was handed to the socket. Never throws. */
+  send(data: string | Uint8Array | ArrayBuffer): boolean;
+  /** Sends `JSON.stringify(value)`; `true` if it was handed to the socket. Never throws. */
+  sendJson(value: unknown): boolean;
+  /** Closes the connection; idempotent, never throws. */
+  close(code?: number, reason?: string): void;
+  /** Joins a room of the endpoint's hub. */
+  join(room: string): void;
+  /** Leaves a room of the endpoint's hub. */
+  leave(room: string): void;
+}
+
+/** The application's handlers. Each may be sync or async; a throw or rejection never escapes. */
+export interface Handlers<T> {
+  /** After the connection is registered and open. */
+  open?(conn: Connection<T>): void | Promise<void>;
+  /** A JSON envelope other than `ping`/`pong`. Throw a `ClientError` to answer with an `error` envelope. */
+  message?(conn: Connection<T>, message: Envelope): void | Promise<void>;
+  /** A binary frame. Binary frames are refused with 1003 unless this handler exists. */
+  binary?(conn: Connection<T>, data: Uint8Array): void | Promise<void>;
+  /** Exactly once per opened connection, after it has left the hub. */
+  close?(conn: Connection<T>, info: CloseInfo): void | Promise<void>;
+  /** A socket error or a handler failure (other than `ClientError`). */
+  error?(conn: Connection<T>, error: unknown): void | Promise<void>;
+}
+
+/** What happened during {@linkcode Endpoint.shutdown}. */
+export interface ShutdownReport {
+  /** Connections open when shutdown began. */
+  connections: number;
+  /** Those whose close handshake completed before the deadline. */
+  closedCleanly: number;
+  /** Those dropped at the deadline. */
+  dropped: number;
+  /** How long it took. */
+  durationMs: number;
+}
+
+/**
+ * A pending connection between admission and close. Adapters create one with
+ * `endpoint.admit()` and forward their runtime's events to it. Every method is
+ * idempotent and never throws; whatever the order of events, cleanup runs once.
+ */
+export interface Session {
+  /** Gives the session its socket (before or at `opened`). */
+  attach(socket: SocketLike): void;
+  /** The socket opened. */
+  opened(): void;
+  /** A complete message arrived. */
+  received(data: string | ArrayBuffer | Uint8Array): void;
+  /** The socket closed. */
+  closed(code: number, reason: string): void;
+  /** The socket reported an error (Deno: may come without any `closed`). */
+  errored(error: unknown): void;
+  /** The runtime's send buffer drained (Bun's `drain`). */
+  drained(): void;
+  /** The upgrade did not happen; releases the reservation. */
+  abandon(): void;
+}
+
+/** Heartbeat settings. */
+export interface HeartbeatOptions {
+  /** A connection that sent nothing for this long gets `{"type":"ping"}`. Default 25 000. */
+  pingAfterMs?: number;
+  /** After the ping, this much more silence closes it with 4000. Default 20 000. */
+  timeoutMs?: number;
+  /** How often the one shared sweep runs. Default: a quarter of the smaller of the two, at least 100 ms, at most 5 000 ms. */
+  sweepMs?: number;
+}
+
+/** Token-bucket message rate limit per connection. */
+export interface RateLimitOptions {
+  /** Sustained messages per second. Default 200. */
+  perSecond?: number;
+  /** Messages allowed in a burst. Default 400. */
+  burst?: number;
+}
+
+/** Who may open a WebSocket, judged on the `Origin` header before the upgrade. */
+export type OriginPolicy =
+  | "same-origin"
+  | "any"
+  | readonly string[]
+  | ((origin: string | null, request: Request) => boolean);
+
+/** Options of {@linkcode createEndpoint}; every limit has a documented default. */
+export interface EndpointOptions<T> extends Handlers<T> {
+  /** Origin allow-list, answered 403. Default `"same-origin"`: no `Origin` header (non-browser) or one equal to the request's own origin. */
+  origins?: OriginPolicy;
+  /**
+   * Decides on the request before the upgrade; the result becomes `conn.data`.
+   * A falsy result answers 401; throw `UpgradeRefused` for another status; any other throw answers 500.
+   */
+  authenticate?(request: Request, info: RequestInfo): T | Promise<T>;
+  /** Open connections in all; more get 503. Default 10 000. */
+  maxConnections?: number;
+  /** Open connections per remote address; more get 503. Default 256. */
+  maxConnectionsPerAddress?: number;
+  /** Largest inbound message in bytes; more closes with 1009. Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Bytes buffered for a peer above which it is a slow consumer: not written to, closed with 1013. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Message rate per connection; sustained excess closes with 1008. `false` turns it off. */
+  rateLimit?: RateLimitOptions | false;
+  /** Text that is not a JSON envelope: answer with an `error` envelope (default) or close with 1003. */
+  invalidJson?: "error" | "close";
+  /** A handler that throws something other than `ClientError`: log and go on (default) or close with 1011. */
+  onHandlerError?: "continue" | "close";
+  /** Heartbeat timing, or `false` to turn it off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Default: console, level `"info"` and above. */
+  logger?: Logger;
+  /** Include message payloads in logs. Default false. */
+  logPayloads?: boolean;
+  /** Default: `Date.now`/`setInterval`. */
+  clock?: Clock;
+}
+
+/** The outcome of {@linkcode Endpoint.admit}: a refusal to return as is, or a session to upgrade. */
+export type Admission =
+  | { ok: false; response: Response }
+  | { ok: true; session: Session };
+
+/** One WebSocket endpoint: guards, lifecycle, hub, heartbeat, stats. Runtime-neutral. */
+export interface Endpoint<T = unknown> {
+  /** The connection registry and rooms. */
+  readonly hub: Hub<T>;
+  /**
+   * Runs the guards (upgrade headers 426, shutdown 503, origin 403, caps 503, authenticate 401/403)
+   * on an upgrade request. On success a slot is reserved until the session closes or is abandoned.
+   */
+  admit(request: Request, info?: RequestInfo): Promise<Admission>;
+  /** Refuses new upgrades, closes everyone with 1001, waits up to the deadline (default 5 000 ms), drops the rest. */
+  shutdown(options?: { deadlineMs?: number; reason?: string }): Promise<ShutdownReport>;
+  /** Counters as a plain object. */
+  stats(): EndpointStats;
+  /** Counters in Prometheus text format. */
+  metrics(): string;
+  /** The settings in force, defaults filled in. */
+  readonly settings: Readonly<Settings>;
+}
+
+/** Options with every default filled in. */
+export interface Settings {
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  rateLimit: Required<RateLimitOptions> | false;
+  heartbeat: Required<HeartbeatOptions> | false;
+  invalidJson: "error" | "close";
+  onHandlerError: "continue" | "close";
+}
+
+/** Counters of one endpoint. */
+export interface EndpointStats {
+  open: number;
+  opened: number;
+  closed: number;
+  closedByCode: Record<string, number>;
+  errors: number;
+  handlerErrors: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  sendsDropped: number;
+  pingsSent: number;
+  heartbeatTimeouts: number;
+  slowConsumers: number;
+  upgradesRefused: Record<string, number>;
+}
+
+/** What a broadcast did. */
+export interface BroadcastResult {
+  delivered: number;
+  dropped: number;
+}
+
+/** The connection registry: rooms and fan-out. */
+export interface Hub<T = unknown> {
+  /** Open connections. */
+  readonly size: number;
+  /** A snapshot of the open connections. */
+  connections(): Connection<T>[];
+  /** Members of a room (snapshot). */
+  members(room: string): Connection<T>[];
+  /** Names of non-empty rooms. */
+  rooms(): string[];
+  /** Sends to everyone, or a room, except some; isolates each send, evicts the dead after the loop. */
+  broadcast(
+    message: string | Uint8Array | ArrayBuffer,
+    options?: { room?: string; except?: Connection<T> | Iterable<Connection<T>> },
+  ): BroadcastResult;
+  /** `broadcast(JSON.stringify(value), options)`. */
+  broadcastJson(
+    value: unknown,
+    options?: { room?: string; except?: Connection<T> | Iterable<Connection<T>> },
+  ): BroadcastResult;
+}
