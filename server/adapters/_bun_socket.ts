@@ -1,0 +1,55 @@
+/**
+ * Bun's `ServerWebSocket`, declared structurally (no Bun types are installed),
+ * and its wrapping into the core's {@linkcode SocketLike}.
+ *
+ * @module
+ */
+
+import type { SocketLike } from "../types.ts";
+
+/** The members of Bun's `ServerWebSocket` the adapters use. */
+export interface BunServerWebSocket<D = unknown> {
+  /** What was passed as `data` to `server.upgrade`. */
+  readonly data: D;
+  /** 0–3, as in the standard API. */
+  readonly readyState: number;
+  /** Bytes written; `-1` queued under backpressure; `0` dropped (closed, or past `backpressureLimit`). */
+  send(data: string | ArrayBufferView | ArrayBuffer, compress?: boolean): number;
+  close(code?: number, reason?: string): void;
+  /** Bytes queued for the peer (present in current Bun releases). */
+  getBufferedAmount?(): number;
+}
+
+/**
+ * Wraps a `ServerWebSocket` once per connection, so the core holds one stable
+ * object whose `readyState` and `bufferedAmount` are read live from Bun.
+ */
+export function bunSocket(ws: BunServerWebSocket): SocketLike {
+  return {
+    get readyState() {
+      return ws.readyState;
+    },
+    get bufferedAmount() {
+      // Older Bun releases have no getBufferedAmount: report 0 and rely on
+      // send()'s -1/0 results, which the core reads as backpressure/dropped.
+      return typeof ws.getBufferedAmount === "function" ? ws.getBufferedAmount() : 0;
+    },
+    send(data) {
+      return ws.send(data);
+    },
+    close(code, reason) {
+      ws.close(code, reason);
+    },
+  };
+}
+
+/**
+ * The close code to report for a Bun close event. Bun closes an over-long
+ * message itself (its `maxPayloadLength`): the peer receives 1009, but the
+ * server's `close` handler is told 1006 with the reason "Received too big
+ * message". Report what the peer was told.
+ */
+export function bunCloseCode(code: number, reason: string): number {
+  if (code === 1006 && reason.startsWith("Received too big message")) return 1009;
+  return code >= 1000 && code <= 4999 ? code : 1006;
+}

@@ -1,0 +1,187 @@
+/**
+ * Serves an endpoint with `Bun.serve`: a `fetch` that runs the guards and
+ * upgrades, and the `websocket` handlers and settings that drive the
+ * connection's lifecycle.
+ *
+ * @example
+ * ```ts ignore
+ * import { createEndpoint } from "../mod.ts";
+ * import { bunHandlers } from "./bun.ts";
+ *
+ * const endpoint = createEndpoint({ message: (conn, msg) => conn.sendJson(msg) });
+ * Bun.serve({ port: 8080, ...bunHandlers(endpoint) });
+ * ```
+ *
+ * @module
+ */
+
+import type { Endpoint, Session } from "../types.ts";
+import { bunCloseCode, type BunServerWebSocket, bunSocket } from "./_bun_socket.ts";
+import { chooseProtocol, isUpgradeRequest, upgradeFailed } from "./_upgrade.ts";
+
+export type { BunServerWebSocket } from "./_bun_socket.ts";
+
+/** The members of Bun's `Server` the adapter uses. */
+export interface BunServer {
+  upgrade(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean;
+  requestIP(request: Request): { address: string } | null;
+}
+
+/** What this adapter stores in `ws.data`. */
+export interface BunSocketData {
+  /** The connection's lifecycle in the endpoint. */
+  readonly session: Session;
+}
+
+/**
+ * Bun's `websocket` settings chosen for an endpoint. Spread them into the
+ * `websocket` object of `Bun.serve` whenever the endpoint is served through
+ * Bun (also through Hono's `websocket` from `hono/bun`).
+ */
+export interface BunWebSocketSettings {
+  /** 0: Bun's idle timer is off; the endpoint's heartbeat judges liveness on received frames instead. */
+  idleTimeout: number;
+  /** `false`: Bun's protocol-level pings are off; the endpoint sends its own `ping` envelopes. */
+  sendPings: boolean;
+  /** The endpoint's `maxBufferedBytes`. */
+  backpressureLimit: number;
+  /** `false`: the endpoint closes a slow consumer itself, with 1013. */
+  closeOnBackpressureLimit: boolean;
+  /** The endpoint's `maxMessageBytes`: Bun refuses longer messages itself, with 1009. */
+  maxPayloadLength: number;
+}
+
+/** The `websocket` object for `Bun.serve`. */
+export interface BunWebSocketHandler extends BunWebSocketSettings {
+  open(ws: BunServerWebSocket<BunSocketData>): void;
+  message(ws: BunServerWebSocket<BunSocketData>, message: string | Uint8Array): void;
+  close(ws: BunServerWebSocket<BunSocketData>, code: number, reason: string): void;
+  drain(ws: BunServerWebSocket<BunSocketData>): void;
+}
+
+/** Options of {@linkcode bunHandlers}. */
+export interface BunHandlersOptions {
+  /** Answers requests that are not WebSocket upgrades (pages, `/metrics`); without it they get 426. */
+  fallback?: (request: Request, server: BunServer) => Response | Promise<Response>;
+  /** Subprotocols this server speaks; the first one the client also offers is answered. Default: none. */
+  protocols?: readonly string[];
+}
+
+/** What {@linkcode bunHandlers} returns: spread it into `Bun.serve({...})`. */
+export interface BunHandlers {
+  /** Guards, then upgrades; `undefined` once upgraded, as Bun expects. */
+  fetch(request: Request, server: BunServer): Promise<Response | undefined>;
+  /** Event handlers and settings of the upgraded sockets. */
+  websocket: BunWebSocketHandler;
+}
+
+/**
+ * Bun's `websocket` settings for an endpoint, and why each is set.
+ *
+ * - `idleTimeout: 0`, `sendPings: false`: Bun's own idle timer is re-armed on
+ *   every *send*, so a server that keeps pushing never reaps a dead client;
+ *   the endpoint's heartbeat counts only received frames, so both are off.
+ * - `backpressureLimit` = `maxBufferedBytes` and `closeOnBackpressureLimit:
+ *   false`: past the bound `send()` returns 0, which the endpoint counts as
+ *   dropped, and the endpoint itself closes the slow consumer with 1013.
+ * - `maxPayloadLength` = `maxMessageBytes`: Bun refuses a longer message
+ *   before buffering it and sends the peer a Close frame with 1009.
+ *
+ * @example
+ * ```ts ignore
+ * import { upgradeWebSocket, websocket } from "hono/bun";
+ * import { bunWebSocketSettings } from "./bun.ts";
+ *
+ * Bun.serve({ fetch: app.fetch, websocket: { ...websocket, ...bunWebSocketSettings(endpoint) } });
+ * ```
+ */
+export function bunWebSocketSettings(endpoint: Pick<Endpoint, "settings">): BunWebSocketSettings {
+  return {
+    idleTimeout: 0,
+    sendPings: false,
+    backpressureLimit: endpoint.settings.maxBufferedBytes,
+    closeOnBackpressureLimit: false,
+    maxPayloadLength: endpoint.settings.maxMessageBytes,
+  };
+}
+
+/**
+ * Returns `{ fetch, websocket }` for `Bun.serve`: `fetch` runs the endpoint's
+ * guards and upgrades admitted requests; `websocket` maps Bun's
+ * `open`/`message`/`close`/`drain` onto the connection's lifecycle.
+ *
+ * @example
+ * ```ts ignore
+ * import { createEndpoint } from "../mod.ts";
+ * import { bunHandlers } from "./bun.ts";
+ *
+ * const endpoint = createEndpoint({ message: (conn, msg) => conn.sendJson(msg) });
+ * const server = Bun.serve({
+ *   port: 8080,
+ *   ...bunHandlers(endpoint, {
+ *     fallback: (req) => new URL(req.url).pathname === "/metrics"
+ *       ? new Response(endpoint.metrics())
+ *       : new Response("not found", { status: 404 }),
+ *   }),
+ * });
+ * process.on("SIGTERM", async () => {
+ *   await endpoint.shutdown();
+ *   await server.stop();
+ * });
+ * ```
+ */
+export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOptions = {}): BunHandlers {
+  const { fallback, protocols } = options;
+  return {
+    async fetch(request, server) {
+      if (fallback !== undefined && !isUpgradeRequest(request)) return await fallback(request, server);
+      const admission = await endpoint.admit(request, { remoteAddress: remoteAddress(server, request) });
+      if (!admission.ok) return admission.response;
+      const session = admission.session;
+      const protocol = chooseProtocol(request, protocols);
+      // Bun answers the first offered subprotocol by itself; clients sometimes
+      // offer a token that way, so the header is dropped unless one was chosen.
+      const data: BunSocketData = { session };
+      let upgraded = false;
+      try {
+        if (protocol === undefined) request.headers.delete("sec-websocket-protocol");
+        upgraded = server.upgrade(
+          request,
+          protocol === undefined ? { data } : { data, headers: { "sec-websocket-protocol": protocol } },
+        );
+      } catch (error) {
+        session.abandon();
+        return upgradeFailed(error instanceof Error ? error.message : String(error));
+      }
+      if (!upgraded) {
+        session.abandon();
+        return upgradeFailed("the runtime refused the upgrade");
+      }
+      return undefined;
+    },
+    websocket: {
+      ...bunWebSocketSettings(endpoint),
+      open(ws) {
+        ws.data.session.attach(bunSocket(ws));
+        ws.data.session.opened();
+      },
+      message(ws, message) {
+        ws.data.session.received(message);
+      },
+      close(ws, code, reason) {
+        ws.data.session.closed(bunCloseCode(code, reason), reason);
+      },
+      drain(ws) {
+        ws.data.session.drained();
+      },
+    },
+  };
+}
+
+function remoteAddress(server: BunServer, request: Request): string | undefined {
+  try {
+    return server.requestIP(request)?.address;
+  } catch {
+    return undefined;
+  }
+}
