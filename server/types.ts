@@ -74,6 +74,8 @@ export interface Connection<T = unknown> {
   readonly bufferedAmount: number;
   /** The rooms this connection is in. */
   readonly rooms: ReadonlySet<string>;
+  /** The last heartbeat round trip in ms, once a ping of ours was answered; otherwise `undefined`. */
+  readonly rttMs?: number;
   /** Sends a frame; `true` if it was handed to the socket. Never throws. */
   send(data: string | Uint8Array | ArrayBuffer): boolean;
   /** Sends `JSON.stringify(value)`; `true` if it was handed to the socket. Never throws. */

@@ -1,0 +1,25 @@
+/**
+ * The system clock: `Date.now` and the global `setInterval`.
+ *
+ * @module
+ */
+
+import type { Clock } from "./types.ts";
+
+/**
+ * The default {@linkcode Clock}: `Date.now()`, `setInterval`, `clearInterval`.
+ * Tests inject their own clock instead and advance it by hand.
+ *
+ * @example
+ * ```ts
+ * import { systemClock } from "./clock.ts";
+ * const started = systemClock.now();
+ * const handle = systemClock.setInterval(() => {}, 1000);
+ * systemClock.clearInterval(handle);
+ * ```
+ */
+export const systemClock: Clock = Object.freeze({
+  now: () => Date.now(),
+  setInterval: (fn: () => void, ms: number): unknown => setInterval(fn, ms),
+  clearInterval: (handle: unknown): void => clearInterval(handle as number),
+});

@@ -1,0 +1,277 @@
+/**
+ * One live connection: checked sends that never throw, an idempotent close,
+ * rooms, and the adapter-facing {@linkcode Session} methods, which forward
+ * the socket's events to the endpoint's lifecycle.
+ *
+ * One object per socket serves as both the `Connection` the application sees
+ * and the `Session` the adapter drives, so a connection costs a single small
+ * object (its rooms set is created on first join).
+ *
+ * @module
+ */
+
+import type { Connection, Session, SocketLike } from "./types.ts";
+import type { ConnectionHub } from "./hub.ts";
+import type { StatsCounter } from "./stats.ts";
+
+/** Outcome of {@linkcode ServerConnection.write}. */
+export const Write = {
+  /** Handed to the socket. */
+  Delivered: 0,
+  /** The socket is not open (closing, closed, or the connection already ended). */
+  Gone: 1,
+  /** The peer reads too slowly: buffered bytes above the bound, or the runtime reported backpressure. */
+  Slow: 2,
+  /** The socket threw. */
+  Failed: 3,
+} as const;
+
+/** Lifecycle state of a connection. */
+export const State = {
+  /** Admitted, not yet open. */
+  Pending: 0,
+  /** Open and registered in the hub. */
+  Open: 1,
+  /** We sent a close (shutdown) and wait for the handshake. */
+  Closing: 2,
+  /** Cleaned up; every later event is ignored. */
+  Done: 3,
+} as const;
+
+/** What a connection needs from its endpoint; implemented by the lifecycle. */
+export interface ConnectionHost {
+  readonly stats: StatsCounter;
+  readonly maxBufferedBytes: number;
+  // deno-lint-ignore no-explicit-any
+  readonly hub: ConnectionHub<any>;
+  attach(conn: ServerConnection, socket: SocketLike): void;
+  opened(conn: ServerConnection): void;
+  received(conn: ServerConnection, data: string | ArrayBuffer | Uint8Array): void;
+  closed(conn: ServerConnection, code: number, reason: string): void;
+  errored(conn: ServerConnection, error: unknown): void;
+  abandon(conn: ServerConnection): void;
+  /** Our side ends the connection: close frame, then cleanup at once. */
+  end(conn: ServerConnection, code: number, reason: string): void;
+  /** A socket's `send` threw; only logs it (what becomes of the connection is `writeFailed`'s call). */
+  sendThrew(conn: ServerConnection, error: unknown): void;
+  /** A write did not deliver: decide what becomes of the connection. */
+  writeFailed(conn: ServerConnection, outcome: number): void;
+  /** A handler's promise rejected. */
+  handlerFailed(conn: ServerConnection, error: unknown): void;
+}
+
+const EMPTY_ROOMS: ReadonlySet<string> = Object.freeze(new Set<string>());
+
+let sequence = 0;
+
+/**
+ * Closes a socket without ever throwing. An invalid code or an over-long
+ * reason (the runtime throws for those) falls back to a plain close.
+ *
+ * @example
+ * ```ts
+ * import { safeClose } from "./connection.ts";
+ * safeClose({ close() { throw new Error("already closed") } }, 1000, "bye"); // no throw
+ * ```
+ */
+export function safeClose(
+  socket: Pick<SocketLike, "close"> | undefined,
+  code?: number,
+  reason?: string,
+): void {
+  if (socket === undefined) return;
+  try {
+    socket.close(code, reason);
+    return;
+  } catch {
+    // fall through: try without the reason, then without anything
+  }
+  try {
+    socket.close(code);
+    return;
+  } catch {
+    // fall through
+  }
+  try {
+    socket.close();
+  } catch {
+    // the socket is gone already; nothing left to release on our side
+  }
+}
+
+/**
+ * The core's connection. Applications receive it typed as
+ * {@linkcode Connection}; adapters receive it typed as {@linkcode Session}
+ * from `endpoint.admit()`. Fields without JSDoc are internal to the core.
+ *
+ * @example
+ * ```ts
+ * import { createEndpoint } from "./endpoint.ts";
+ *
+ * const endpoint = createEndpoint({
+ *   message(conn, msg) {
+ *     conn.sendJson({ type: "echo", payload: msg.payload }); // false if not delivered; never throws
+ *   },
+ * });
+ * ```
+ */
+export class ServerConnection<T = unknown> implements Connection<T>, Session {
+  /** Unique within the process. */
+  readonly id: string;
+  /** The result of `authenticate`, or `undefined`. */
+  data: T;
+  /** The peer's IP address, where the runtime gives it. */
+  readonly remoteAddress: string | undefined;
+  /** The last measured heartbeat round trip in ms, once a ping of ours was answered. */
+  rttMs: number | undefined = undefined;
+  socket: SocketLike | undefined = undefined;
+  state: number = State.Pending;
+  /** Coarse time of the last complete frame received (see the heartbeat). */
+  lastSeen = 0;
+  /** Exact time our last heartbeat ping was sent; 0 when none is outstanding. */
+  pingSentAt = 0;
+  /** Token bucket of the rate limit. */
+  tokens = 0;
+  refilledAt = 0;
+  roomSet: Set<string> | undefined = undefined;
+  #host: ConnectionHost;
+  #onRejected: ((error: unknown) => void) | undefined = undefined;
+
+  constructor(host: ConnectionHost, data: T, remoteAddress: string | undefined) {
+    this.#host = host;
+    this.data = data;
+    this.remoteAddress = remoteAddress;
+    this.id = (++sequence).toString(36);
+  }
+
+  /** The socket's ready state (0–3); 0 before the socket is attached. */
+  get readyState(): number {
+    const socket = this.socket;
+    if (socket === undefined) return this.state === State.Done ? 3 : 0;
+    return socket.readyState;
+  }
+
+  /** Bytes queued for the peer, where the runtime tells; 0 otherwise. */
+  get bufferedAmount(): number {
+    const socket = this.socket;
+    if (socket === undefined) return 0;
+    try {
+      return socket.bufferedAmount ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The rooms this connection is in. */
+  get rooms(): ReadonlySet<string> {
+    return this.roomSet ?? EMPTY_ROOMS;
+  }
+
+  /**
+   * Writes a frame if the connection is open and not a slow consumer, and
+   * says what happened without acting on it (the hub acts after its loop).
+   */
+  write(data: string | Uint8Array | ArrayBuffer): number {
+    const socket = this.socket;
+    const host = this.#host;
+    if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) {
+      host.stats.sendsDropped++;
+      return Write.Gone;
+    }
+    // Deno's send buffers without bound: refuse to add to a peer that is not reading.
+    if (socket.bufferedAmount > host.maxBufferedBytes) {
+      host.stats.sendsDropped++;
+      return Write.Slow;
+    }
+    let result: void | number;
+    try {
+      result = socket.send(data);
+    } catch (error) {
+      host.stats.sendsDropped++;
+      host.sendThrew(this, error);
+      return Write.Failed;
+    }
+    // Bun: bytes written (> 0), -1 queued under backpressure, 0 dropped.
+    if (typeof result === "number" && result <= 0) {
+      host.stats.sendsDropped++;
+      return Write.Slow;
+    }
+    host.stats.messagesOut++;
+    return Write.Delivered;
+  }
+
+  /** Acts on a write that did not deliver (closes a slow or failing peer, cleans up a gone one). */
+  afterFailedWrite(outcome: number): void {
+    this.#host.writeFailed(this, outcome);
+  }
+
+  /** Sends a frame; `true` if it was handed to the socket. Never throws. A slow or failing peer is closed. */
+  send(data: string | Uint8Array | ArrayBuffer): boolean {
+    const outcome = this.write(data);
+    if (outcome === Write.Delivered) return true;
+    this.#host.writeFailed(this, outcome);
+    return false;
+  }
+
+  /** Sends `JSON.stringify(value)`; `true` if it was handed to the socket. Never throws. */
+  sendJson(value: unknown): boolean {
+    let text: string;
+    try {
+      text = JSON.stringify(value);
+    } catch (error) {
+      this.#host.handlerFailed(this, error);
+      return false;
+    }
+    if (typeof text !== "string") return false; // undefined, a function...
+    return this.send(text);
+  }
+
+  /** Closes the connection (default code 1000); idempotent, never throws. Cleanup runs at once. */
+  close(code: number = 1000, reason: string = ""): void {
+    this.#host.end(this, code, reason);
+  }
+
+  /** Joins a room of the endpoint's hub (ignored once closed). */
+  join(room: string): void {
+    this.#host.hub.join(this, room);
+  }
+
+  /** Leaves a room of the endpoint's hub. */
+  leave(room: string): void {
+    this.#host.hub.leave(this, room);
+  }
+
+  /** The callback for a handler's rejected promise, made once per connection and only if needed. */
+  onRejected(): (error: unknown) => void {
+    return this.#onRejected ??= (error) => this.#host.handlerFailed(this, error);
+  }
+
+  // Session: the adapter's side. Each forwards to the lifecycle, which keeps them idempotent.
+
+  /** Gives the session its socket. */
+  attach(socket: SocketLike): void {
+    this.#host.attach(this, socket);
+  }
+  /** The socket opened. */
+  opened(): void {
+    this.#host.opened(this);
+  }
+  /** A complete message arrived. */
+  received(data: string | ArrayBuffer | Uint8Array): void {
+    this.#host.received(this, data);
+  }
+  /** The socket closed. */
+  closed(code: number, reason: string): void {
+    this.#host.closed(this, code, reason);
+  }
+  /** The socket reported an error. */
+  errored(error: unknown): void {
+    this.#host.errored(this, error);
+  }
+  /** The runtime's send buffer drained; nothing to do, as backpressure already closed the peer. */
+  drained(): void {}
+  /** The upgrade did not happen; releases the reservation. */
+  abandon(): void {
+    this.#host.abandon(this);
+  }
+}
