@@ -1,0 +1,400 @@
+// The network scenarios: fan-out, echo, idle, churn, stalled peers. Each one
+// measures every target in the same run, alternating the order between
+// repetitions, after a warm-up, and keeps every repetition so the report can
+// take medians.
+import { median } from "./_stats.ts";
+import { type Server, sleep, type Worker } from "./_proc.ts";
+import type { Target } from "./_targets.ts";
+
+/** One measured repetition. */
+export type Sample = Record<string, number>;
+/** Samples by target id. */
+export type Samples = Record<string, Sample[]>;
+
+/** Medians of every field over the samples of each target. */
+export function medians(samples: Samples): Record<string, Sample> {
+  const out: Record<string, Sample> = {};
+  for (const [id, list] of Object.entries(samples)) {
+    const keys = new Set(list.flatMap((s) => Object.keys(s)));
+    out[id] = Object.fromEntries(
+      [...keys].map((k) => [k, median(list.map((s) => s[k]))]),
+    );
+    out[id].reps = list.length;
+  }
+  return out;
+}
+
+/** The order of the targets in repetition `rep`: rotated, so no target always runs first or last. */
+export function rotate<T>(items: T[], rep: number): T[] {
+  const k = rep % items.length;
+  const r = [...items.slice(k), ...items.slice(0, k)];
+  return rep % 2 ? r.reverse() : r;
+}
+
+/** WebSocket URLs of a server, spread over `addresses` loopback addresses. */
+export function urls(
+  target: Target,
+  server: Server,
+  addresses = 1,
+  query = "",
+): string[] {
+  const path = target.path +
+    (query ? (target.path.includes("?") ? "&" : "?") + query : "");
+  return Array.from(
+    { length: addresses },
+    (_, i) => `ws://127.0.0.${i + 1}:${server.port}${path}`,
+  );
+}
+
+async function waitDelivered(
+  worker: Worker,
+  group: string,
+  expected: number,
+  maxMs = 3000,
+) {
+  const start = performance.now();
+  let last = -1;
+  let still = 0;
+  while (performance.now() - start < maxMs) {
+    const s = await worker.request({ op: "stats", group });
+    if (s.received >= expected) return s;
+    if (s.received === last) {
+      if (++still >= 4) return s;
+    } else still = 0;
+    last = s.received;
+    await sleep(25);
+  }
+  return await worker.request({ op: "stats", group });
+}
+
+/** A live server with its target. */
+export interface Running {
+  target: Target;
+  server: Server;
+}
+
+export interface FanoutConfig {
+  clients: number;
+  bytes: number;
+  ms: number;
+  reps: number;
+  /** Broadcasts per second of the paced latency phase (0: no such phase). */
+  rate: number;
+  latencyMs: number;
+}
+
+/** Fan-out: N clients in one room, the server broadcasts as fast as its readers allow. */
+export async function fanout(
+  worker: Worker,
+  running: Running[],
+  cfg: FanoutConfig,
+): Promise<Samples> {
+  const samples: Samples = {};
+  const batch = Math.max(1, Math.round(2048 / cfg.clients));
+  for (const r of running) {
+    const res = await worker.request({
+      op: "connect",
+      group: r.target.id,
+      kind: r.target.kind,
+      urls: urls(r.target, r.server),
+      n: cfg.clients,
+    });
+    if (res.failed) {
+      throw new Error(
+        `${r.target.id}: ${res.failed} of ${cfg.clients} connections failed`,
+      );
+    }
+    samples[r.target.id] = [];
+  }
+  const once = async (r: Running, ms: number, rate: number) => {
+    const group = r.target.id;
+    await worker.request({ op: "reset", group, every: rate ? 1 : 16 });
+    const cpu0 = r.server.cpu();
+    const wcpu0 = worker.cpu();
+    const t0 = performance.now();
+    const q =
+      `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
+    const op = await r.server.ctl(q) as { broadcasts: number; start: number };
+    const expected = op.broadcasts * cfg.clients;
+    const s = await waitDelivered(worker, group, expected);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = (r.server.cpu() - cpu0) / wall;
+    const wcpu = (worker.cpu() - wcpu0) / wall;
+    const seconds = (s.last - op.start) / 1000;
+    return {
+      rate: s.received / seconds,
+      reach: s.received / expected,
+      p50: s.p50,
+      p99: s.p99,
+      cpu,
+      clientCpu: wcpu,
+    };
+  };
+  for (const r of running) await once(r, Math.max(200, cfg.ms / 2), 0); // warm-up
+  for (let rep = 0; rep < cfg.reps; rep++) {
+    for (const r of rotate(running, rep)) {
+      const t = await once(r, cfg.ms, 0);
+      let lat: Sample = {};
+      if (cfg.rate) {
+        const l = await once(r, cfg.latencyMs, cfg.rate);
+        lat = { p50: l.p50, p99: l.p99, pacedReach: l.reach };
+      }
+      samples[r.target.id].push({
+        rate: t.rate,
+        reach: t.reach,
+        satP50: t.p50,
+        satP99: t.p99,
+        cpu: t.cpu,
+        clientCpu: t.clientCpu,
+        ...lat,
+      });
+    }
+  }
+  for (const r of running) {
+    await worker.request({ op: "close", group: r.target.id });
+  }
+  return samples;
+}
+
+export interface EchoConfig {
+  conns: number;
+  ms: number;
+  reps: number;
+}
+
+/** Echo: every connection keeps one JSON envelope in flight; the server parses and sends it back. */
+export async function echo(
+  worker: Worker,
+  running: Running[],
+  cfg: EchoConfig,
+): Promise<Samples> {
+  const samples: Samples = {};
+  for (const r of running) {
+    const group = `${r.target.id}:echo`;
+    const res = await worker.request({
+      op: "connect",
+      group,
+      kind: r.target.kind,
+      urls: urls(r.target, r.server),
+      n: cfg.conns,
+    });
+    if (res.failed) {
+      throw new Error(
+        `${r.target.id}: ${res.failed} of ${cfg.conns} connections failed`,
+      );
+    }
+    samples[r.target.id] = [];
+  }
+  const once = async (r: Running, ms: number) => {
+    const cpu0 = r.server.cpu();
+    const t0 = performance.now();
+    const e = await worker.request({
+      op: "echo",
+      group: `${r.target.id}:echo`,
+      ms,
+    });
+    const wall = (performance.now() - t0) / 1000;
+    return {
+      rate: e.count / (e.ms / 1000),
+      p50: e.p50,
+      p99: e.p99,
+      cpu: (r.server.cpu() - cpu0) / wall,
+    };
+  };
+  for (const r of running) await once(r, Math.max(150, cfg.ms / 2));
+  for (let rep = 0; rep < cfg.reps; rep++) {
+    for (const r of rotate(running, rep)) {
+      samples[r.target.id].push(await once(r, cfg.ms));
+    }
+  }
+  for (const r of running) {
+    await worker.request({ op: "close", group: `${r.target.id}:echo` });
+  }
+  return samples;
+}
+
+export interface IdleConfig {
+  conns: number;
+  reps: number;
+  settleMs: number;
+  cpuMs: number;
+}
+
+/** Idle: a fresh server, N connections that send nothing; memory per connection and idle CPU. */
+export async function idle(
+  worker: Worker,
+  targets: Target[],
+  start: (t: Target) => Promise<Server>,
+  cfg: IdleConfig,
+): Promise<Samples> {
+  const samples: Samples = Object.fromEntries(targets.map((t) => [t.id, []]));
+  const addresses = Math.max(1, Math.ceil(cfg.conns / 5000));
+  for (let rep = 0; rep < cfg.reps; rep++) {
+    for (const t of rotate(targets, rep)) {
+      const server = await start(t);
+      try {
+        await server.ctl("/ctl/gc");
+        await sleep(200);
+        const rss0 = server.rssKiB();
+        const group = `${t.id}:idle`;
+        const res = await worker.request({
+          op: "connect",
+          group,
+          kind: t.kind,
+          urls: urls(t, server, addresses),
+          n: cfg.conns,
+          parallel: 128,
+        });
+        await sleep(cfg.settleMs);
+        await server.ctl("/ctl/gc");
+        await sleep(200);
+        const rss1 = server.rssKiB();
+        const cpu0 = server.cpu();
+        await sleep(cfg.cpuMs);
+        const cpu = (server.cpu() - cpu0) / (cfg.cpuMs / 1000);
+        samples[t.id].push({
+          perConnKiB: (rss1 - rss0) / res.ok,
+          rssMiB: rss1 / 1024,
+          idleCpu: cpu,
+          opened: res.ok,
+          failed: res.failed,
+          connectPerSec: res.ok / (res.ms / 1000),
+        });
+        await worker.request({ op: "close", group });
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  return samples;
+}
+
+export interface ChurnConfig {
+  perCycle: number;
+  cycles: number;
+  parallel: number;
+}
+
+/** Churn: cycles of opening and closing connections; rate, and resident memory after each cycle. */
+export async function churn(
+  worker: Worker,
+  targets: Target[],
+  start: (t: Target) => Promise<Server>,
+  cfg: ChurnConfig,
+): Promise<Samples> {
+  const servers = new Map<string, Server>();
+  const rss = new Map<string, number[]>();
+  const rates = new Map<string, number[]>();
+  const failed = new Map<string, number>();
+  try {
+    for (const t of targets) {
+      servers.set(t.id, await start(t));
+      rss.set(t.id, []);
+      rates.set(t.id, []);
+      failed.set(t.id, 0);
+    }
+    // Cycle 0 warms up (JIT, pools); cycles 1..n are measured.
+    for (let cycle = 0; cycle <= cfg.cycles; cycle++) {
+      for (const t of rotate(targets, cycle)) {
+        const server = servers.get(t.id)!;
+        const [url] = urls(t, server);
+        const r = await worker.request({
+          op: "churn",
+          url,
+          total: cfg.perCycle,
+          parallel: cfg.parallel,
+        });
+        await sleep(100);
+        await server.ctl("/ctl/gc");
+        await sleep(100);
+        if (cycle === 0) continue;
+        rates.get(t.id)!.push(r.ok / (r.ms / 1000));
+        rss.get(t.id)!.push(server.rssKiB());
+        failed.set(t.id, failed.get(t.id)! + r.failed);
+      }
+    }
+  } finally {
+    for (const s of servers.values()) await s.stop();
+  }
+  const samples: Samples = {};
+  for (const t of targets) {
+    const r = rss.get(t.id)!;
+    samples[t.id] = rates.get(t.id)!.map((rate) => ({
+      rate,
+      driftMiB: (r[r.length - 1] - r[0]) / 1024,
+      rssMiB: r[r.length - 1] / 1024,
+      failed: failed.get(t.id)!,
+    }));
+  }
+  return samples;
+}
+
+export interface StallConfig {
+  clients: number;
+  stalled: number;
+  bytes: number;
+  ms: number;
+  reps: number;
+}
+
+/** Stalled peers: some readers stop reading while the server keeps broadcasting. */
+export async function stall(
+  worker: Worker,
+  targets: Target[],
+  start: (t: Target) => Promise<Server>,
+  cfg: StallConfig,
+): Promise<Samples> {
+  const samples: Samples = Object.fromEntries(targets.map((t) => [t.id, []]));
+  const live = cfg.clients - cfg.stalled;
+  for (let rep = 0; rep < cfg.reps; rep++) {
+    for (const t of rotate(targets, rep)) {
+      const server = await start(t);
+      const group = `${t.id}:stall`;
+      try {
+        const res = await worker.request({
+          op: "connect",
+          group,
+          kind: t.kind,
+          urls: urls(t, server),
+          n: live,
+          parallel: 128,
+        });
+        const path = t.path + (t.path.includes("?") ? "&" : "?") + "stall=1";
+        const st = await worker.request({
+          op: "stall",
+          group,
+          host: "127.0.0.1",
+          port: server.port,
+          path,
+          n: cfg.stalled,
+        });
+        await worker.request({ op: "reset", group, every: 0 });
+        const rss0 = server.rssKiB();
+        const q =
+          `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
+        const op = await server.ctl(q) as { broadcasts: number; start: number };
+        const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
+        const stats = await server.ctl("/ctl/stats") as {
+          closedByCode?: Record<string, number>;
+        };
+        samples[t.id].push({
+          liveRate: s.received / ((s.last - op.start) / 1000),
+          liveReach: s.received / (op.broadcasts * res.ok),
+          stalledConnected: st.ok,
+          stalledClosed: Object.values(stats.closedByCode ?? {}).reduce(
+            (a, b) => a + b,
+            0,
+          ),
+          closed1013: stats.closedByCode?.["1013"] ?? 0,
+          liveClosed: s.closed,
+          rssGrowthMiB: (server.rssKiB() - rss0) / 1024,
+          peakMiB: server.hwmKiB() / 1024,
+        });
+        await worker.request({ op: "close", group });
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  return samples;
+}

@@ -1,0 +1,118 @@
+// The servers a run compares: steadysocket, the raw runtimes it is measured
+// against, and its peers.
+
+/** One server under test. */
+export interface Target {
+  id: string;
+  label: string;
+  runtime: "bun" | "deno" | "node";
+  role: "ours" | "baseline" | "peer";
+  cmd: string[];
+  env?: Record<string, string>;
+  /** Path of the WebSocket endpoint, with the query the protocol needs. */
+  path: string;
+  kind: "ws" | "eio";
+}
+
+const DENO = ["deno", "run", "-A", "--v8-flags=--expose-gc"];
+
+/** Every target, by id. */
+export const TARGETS: Record<string, Target> = Object.fromEntries(
+  ([
+    {
+      id: "bun-loop",
+      label: "raw Bun.serve, JS send loop",
+      runtime: "bun",
+      role: "baseline",
+      cmd: ["bun", "bench/servers/bun_raw.ts"],
+      env: { MODE: "loop" },
+    },
+    {
+      id: "bun-publish",
+      label: "raw Bun.serve, publish()",
+      runtime: "bun",
+      role: "baseline",
+      cmd: ["bun", "bench/servers/bun_raw.ts"],
+      env: { MODE: "publish" },
+    },
+    {
+      id: "bun-steady",
+      label: "steadysocket on Bun",
+      runtime: "bun",
+      role: "ours",
+      cmd: ["bun", "bench/servers/bun_steady.ts"],
+    },
+    {
+      id: "bun-hono",
+      label: "Hono helper on Bun",
+      runtime: "bun",
+      role: "peer",
+      cmd: ["bun", "bench/servers/bun_hono.ts"],
+    },
+    {
+      id: "bun-crossws",
+      label: "crossws on Bun",
+      runtime: "bun",
+      role: "peer",
+      cmd: ["bun", "bench/servers/bun_crossws.ts"],
+    },
+    {
+      id: "deno-raw",
+      label: "raw Deno.serve, default idleTimeout",
+      runtime: "deno",
+      role: "baseline",
+      cmd: [...DENO, "bench/servers/deno_raw.ts"],
+    },
+    {
+      id: "deno-raw0",
+      label: "raw Deno.serve, idleTimeout 0",
+      runtime: "deno",
+      role: "baseline",
+      cmd: [...DENO, "bench/servers/deno_raw.ts"],
+      env: { IDLE: "0" },
+    },
+    {
+      id: "deno-steady",
+      label: "steadysocket on Deno",
+      runtime: "deno",
+      role: "ours",
+      cmd: [...DENO, "bench/servers/deno_steady.ts"],
+    },
+    {
+      id: "deno-hono",
+      label: "Hono helper on Deno",
+      runtime: "deno",
+      role: "peer",
+      cmd: [...DENO, "bench/servers/deno_hono.ts"],
+    },
+    {
+      id: "deno-crossws",
+      label: "crossws on Deno",
+      runtime: "deno",
+      role: "peer",
+      cmd: [...DENO, "bench/servers/deno_crossws.ts"],
+    },
+    {
+      id: "node-ws",
+      label: "ws on Node",
+      runtime: "node",
+      role: "peer",
+      cmd: ["node", "--expose-gc", "bench/servers/node_ws.mjs"],
+    },
+    {
+      id: "node-sio",
+      label: "Socket.IO 4 on Node",
+      runtime: "node",
+      role: "peer",
+      cmd: ["node", "--expose-gc", "bench/servers/node_socketio.mjs"],
+      path: "/socket.io/?EIO=4&transport=websocket",
+      kind: "eio",
+    },
+  ] as Array<Omit<Target, "path" | "kind"> & Partial<Target>>).map((t) => [
+    t.id,
+    { path: "/ws", kind: "ws", ...t } as Target,
+  ]),
+);
+
+/** Target ids, in a fixed order. */
+export const ALL_IDS: string[] = Object.keys(TARGETS);

@@ -1,0 +1,397 @@
+// `deno task bench [--quick|--full] [--only=fanout,echo,...]`: runs every
+// scenario against steadysocket, the raw runtimes and the peers in one run,
+// and writes bench/RESULTS.md (and bench/results/last_run.json).
+import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
+import { ALL_IDS, type Target, TARGETS } from "./_targets.ts";
+import {
+  churn,
+  echo,
+  fanout,
+  idle,
+  medians,
+  type Running,
+  stall,
+} from "./_scenarios.ts";
+import { writeReport } from "./_report.ts";
+
+const args = new Set(Deno.args);
+const full = args.has("--full");
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(
+  ",",
+);
+const want = (name: string) => !only || only.includes(name);
+
+const CORE = [
+  "bun-loop",
+  "bun-publish",
+  "bun-steady",
+  "deno-raw",
+  "deno-raw0",
+  "deno-steady",
+];
+const CORE_MEM = ["bun-loop", "bun-steady", "deno-raw", "deno-steady"];
+const PEERS_MEM = [
+  "bun-hono",
+  "bun-crossws",
+  "deno-hono",
+  "deno-crossws",
+  "node-ws",
+  "node-sio",
+];
+
+/** What each mode runs; quick keeps every scenario but fewer sizes, targets and seconds. */
+const PLAN = full
+  ? {
+    reps: 5,
+    fanout: [
+      {
+        clients: 32,
+        bytes: 20,
+        ids: ALL_IDS,
+        ms: 1000,
+        rate: 500,
+        latencyMs: 600,
+      },
+      {
+        clients: 32,
+        bytes: 1024,
+        ids: ALL_IDS,
+        ms: 1000,
+        rate: 500,
+        latencyMs: 600,
+      },
+      {
+        clients: 1000,
+        bytes: 20,
+        ids: ALL_IDS,
+        ms: 1000,
+        rate: 50,
+        latencyMs: 1000,
+      },
+      {
+        clients: 1000,
+        bytes: 1024,
+        ids: ALL_IDS,
+        ms: 1000,
+        rate: 50,
+        latencyMs: 1000,
+      },
+    ],
+    echo: [
+      { conns: 1, ids: ALL_IDS, ms: 600 },
+      { conns: 100, ids: ALL_IDS, ms: 1000 },
+    ],
+    idle: [
+      {
+        conns: 1000,
+        ids: [...CORE_MEM, ...PEERS_MEM],
+        reps: 3,
+        settleMs: 800,
+        cpuMs: 2000,
+      },
+      {
+        conns: 5000,
+        ids: [...CORE_MEM, ...PEERS_MEM],
+        reps: 3,
+        settleMs: 1000,
+        cpuMs: 2000,
+      },
+      { conns: 15000, ids: CORE_MEM, reps: 3, settleMs: 1500, cpuMs: 2000 },
+    ],
+    churn: {
+      ids: [...CORE_MEM, ...PEERS_MEM],
+      perCycle: 1000,
+      cycles: 5,
+      parallel: 32,
+    },
+    stall: {
+      ids: [...CORE_MEM, ...PEERS_MEM],
+      clients: 1000,
+      stalled: 100,
+      bytes: 16384,
+      ms: 2500,
+      reps: 3,
+    },
+    sweep: { conns: 100_000, sweeps: 50 },
+    client: { seconds: 2 },
+  }
+  : {
+    reps: 3,
+    fanout: [
+      {
+        clients: 32,
+        bytes: 20,
+        ids: ALL_IDS,
+        ms: 300,
+        rate: 500,
+        latencyMs: 300,
+      },
+      {
+        clients: 1000,
+        bytes: 1024,
+        ids: CORE,
+        ms: 400,
+        rate: 50,
+        latencyMs: 400,
+      },
+    ],
+    echo: [
+      { conns: 1, ids: CORE, ms: 300 },
+      { conns: 100, ids: ALL_IDS, ms: 300 },
+    ],
+    idle: [{ conns: 1000, ids: CORE_MEM, reps: 3, settleMs: 400, cpuMs: 500 }],
+    churn: { ids: CORE_MEM, perCycle: 300, cycles: 5, parallel: 32 },
+    stall: {
+      ids: CORE_MEM,
+      clients: 1000,
+      stalled: 100,
+      bytes: 16384,
+      ms: 1200,
+      reps: 3,
+    },
+    sweep: { conns: 100_000, sweeps: 20 },
+    client: { seconds: 1 },
+  };
+
+const EPOCH = String(Date.now());
+const baseEnv = { EPOCH, HOST: "0.0.0.0" };
+const started = Date.now();
+// deno-lint-ignore no-explicit-any
+const results: Record<string, any> = {
+  mode: full ? "full" : "quick",
+  errors: [] as string[],
+};
+const log = (msg: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+
+async function startTarget(t: Target): Promise<Server> {
+  return await Server.start(t.cmd, { ...baseEnv, ...(t.env ?? {}) });
+}
+
+/** Starts the targets in parallel; a target that fails to start is reported and left out. */
+async function startAll(ids: string[]): Promise<Running[]> {
+  const out = await Promise.all(ids.map(async (id) => {
+    const target = TARGETS[id];
+    try {
+      return { target, server: await startTarget(target) };
+    } catch (e) {
+      results.errors.push(
+        `${id} did not start: ${(e as Error).message.split("\n")[0]}`,
+      );
+      return undefined;
+    }
+  }));
+  return out.filter((r): r is Running => r !== undefined);
+}
+
+/** Keeps only targets that can start at all (the library may be missing on a partial checkout). */
+const startable = new Map<string, boolean>();
+async function usable(ids: string[]): Promise<Target[]> {
+  const out: Target[] = [];
+  for (const id of ids) {
+    if (!startable.has(id)) {
+      try {
+        const s = await startTarget(TARGETS[id]);
+        await s.stop();
+        startable.set(id, true);
+      } catch (e) {
+        startable.set(id, false);
+        results.errors.push(
+          `${id} did not start: ${(e as Error).message.split("\n")[0]}`,
+        );
+      }
+    }
+    if (startable.get(id)) out.push(TARGETS[id]);
+  }
+  return out;
+}
+
+async function guarded(name: string, fn: () => Promise<void>) {
+  if (!want(name)) return;
+  const t0 = Date.now();
+  log(`${name}…`);
+  try {
+    await fn();
+  } catch (e) {
+    results.errors.push(
+      `${name}: ${(e as Error).stack?.split("\n").slice(0, 3).join(" / ")}`,
+    );
+    log(`${name} failed: ${(e as Error).message}`);
+  }
+  log(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function machine() {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
+  const meminfo = await Deno.readTextFile("/proc/meminfo");
+  const pkg = async (dir: string) => {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${ROOT}${dir}/package.json`))
+        .version;
+    } catch {
+      return "missing";
+    }
+  };
+  const first = async (cmd: string[]) => {
+    try {
+      return (await run(cmd)).split("\n")[0].trim();
+    } catch {
+      return "missing";
+    }
+  };
+  results.machine = {
+    nproc: navigator.hardwareConcurrency,
+    model: cpuinfo.match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown",
+    memGiB: Number(meminfo.match(/MemTotal:\s+(\d+)/)?.[1] ?? 0) / 1024 / 1024,
+    kernel: await first(["uname", "-r"]),
+    pinning: pinning.note,
+  };
+  results.versions = {
+    deno: (await first(["deno", "--version"])).replace(/^deno /, ""),
+    bun: await first(["bun", "--version"]),
+    node: await first(["node", "--version"]),
+    hono: await pkg("node_modules/hono"),
+    partysocket: await pkg("node_modules/partysocket"),
+    crossws: await pkg("bench/node_modules/crossws"),
+    ws: await pkg("bench/node_modules/ws"),
+    "socket.io": await pkg("bench/node_modules/socket.io"),
+    "socket.io-client": await pkg("bench/node_modules/socket.io-client"),
+    esbuild: await pkg("node_modules/esbuild"),
+  };
+}
+
+/** An in-process benchmark script that prints one JSON line. */
+async function script(cmd: string[]): Promise<unknown> {
+  const out = await run(cmd, baseEnv);
+  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  if (!line) throw new Error(`${cmd.join(" ")} printed no JSON`);
+  return JSON.parse(line);
+}
+
+await machine();
+results.plan = PLAN;
+const worker = new Worker(baseEnv);
+try {
+  await guarded("fanout", async () => {
+    results.fanout = [];
+    for (const cfg of PLAN.fanout) {
+      const running = await startAll((await usable(cfg.ids)).map((t) => t.id));
+      try {
+        log(`fan-out ${cfg.clients} clients × ${cfg.bytes} B`);
+        const samples = await fanout(worker, running, {
+          ...cfg,
+          reps: PLAN.reps,
+        });
+        const peak = Object.fromEntries(
+          running.map((r) => [r.target.id, r.server.hwmKiB() / 1024]),
+        );
+        results.fanout.push({
+          ...cfg,
+          med: medians(samples),
+          samples,
+          peakMiB: peak,
+        });
+      } finally {
+        for (const r of running) await r.server.stop();
+      }
+    }
+  });
+  await guarded("echo", async () => {
+    results.echo = [];
+    for (const cfg of PLAN.echo) {
+      const running = await startAll((await usable(cfg.ids)).map((t) => t.id));
+      try {
+        log(`echo ${cfg.conns} connections`);
+        const samples = await echo(worker, running, {
+          ...cfg,
+          reps: PLAN.reps,
+        });
+        results.echo.push({ ...cfg, med: medians(samples), samples });
+      } finally {
+        for (const r of running) await r.server.stop();
+      }
+    }
+  });
+  await guarded("idle", async () => {
+    results.idle = [];
+    for (const cfg of PLAN.idle) {
+      log(`idle ${cfg.conns} connections`);
+      const samples = await idle(
+        worker,
+        await usable(cfg.ids),
+        startTarget,
+        cfg,
+      );
+      results.idle.push({ ...cfg, med: medians(samples), samples });
+    }
+  });
+  await guarded("churn", async () => {
+    const cfg = PLAN.churn;
+    const samples = await churn(
+      worker,
+      await usable(cfg.ids),
+      startTarget,
+      cfg,
+    );
+    results.churn = { ...cfg, med: medians(samples), samples };
+  });
+  await guarded("stall", async () => {
+    const cfg = PLAN.stall;
+    const samples = await stall(
+      worker,
+      await usable(cfg.ids),
+      startTarget,
+      cfg,
+    );
+    results.stall = { ...cfg, med: medians(samples), samples };
+  });
+} finally {
+  await worker.stop();
+}
+await guarded("sweep", async () => {
+  const a = [String(PLAN.sweep.conns), String(PLAN.sweep.sweeps)];
+  results.sweep = {
+    deno: await script([
+      "deno",
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      "bench/sweep.ts",
+      ...a,
+    ]),
+    bun: await script(["bun", "bench/sweep.ts", ...a]),
+  };
+});
+await guarded("client", async () => {
+  const s = String(PLAN.client.seconds);
+  results.client = {
+    receive: await script([
+      ...pinning.clients,
+      "bun",
+      "bench/client_bench.ts",
+      "receive",
+      s,
+    ]),
+    reconnect: await script(["bun", "bench/client_bench.ts", "reconnect", s]),
+  };
+});
+await guarded("bundle", async () => {
+  results.bundle = await script(["deno", "run", "-A", "bench/bundle_size.ts"]);
+});
+results.durationS = (Date.now() - started) / 1000;
+await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
+await Deno.writeTextFile(
+  `${ROOT}bench/results/last_run.json`,
+  JSON.stringify(results, null, 1),
+);
+if (!only) {
+  await Deno.writeTextFile(`${ROOT}bench/RESULTS.md`, writeReport(results));
+  log("wrote bench/RESULTS.md");
+} else {
+  await Deno.writeTextFile(
+    `${ROOT}bench/results/partial.md`,
+    writeReport(results),
+  );
+  log("partial run (--only): wrote bench/results/partial.md");
+}
+log(`total ${results.durationS.toFixed(0)} s`);

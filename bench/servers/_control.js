@@ -1,0 +1,117 @@
+// The application logic every benchmark server shares, in plain JavaScript so
+// that the Node servers can load it unchanged. A server supplies how to
+// broadcast, how to read the worst send backlog, and its counters; this module
+// answers the runner's `/ctl/*` requests with them.
+
+const EPOCH = Number(
+  globalThis.process?.env?.EPOCH ?? globalThis.Deno?.env.get("EPOCH") ?? 0,
+);
+
+/** Milliseconds since the run's shared epoch, with sub-millisecond precision. */
+export function now() {
+  return performance.timeOrigin + performance.now() - EPOCH;
+}
+
+/** The fan-out frame: a JSON envelope carrying the send time and `bytes` of padding. */
+export function fanoutFrame(t, pad) {
+  return '{"type":"f","t":' + t.toFixed(3) + ',"p":"' + pad + '"}';
+}
+
+const yieldNow = () => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Builds the `/ctl/*` handler.
+ *
+ * impl: { broadcast(t, pad), maxBacklog(): number, stats(): object, gc?(): void }
+ */
+export function createControl(impl) {
+  let busy = false;
+
+  async function fanout(q) {
+    const ms = Number(q.get("ms") ?? 1000);
+    const bytes = Number(q.get("bytes") ?? 20);
+    const batch = Number(q.get("batch") ?? 16);
+    const limit = Number(q.get("limit") ?? 65536);
+    const rate = Number(q.get("rate") ?? 0);
+    const pad = "x".repeat(bytes);
+    let broadcasts = 0;
+    let waits = 0;
+    const start = now();
+    const end = start + ms;
+    if (rate > 0) {
+      // Paced: one broadcast every 1/rate s, for latency without queueing.
+      const step = 1000 / rate;
+      let next = start;
+      while (now() < end) {
+        impl.broadcast(now(), pad);
+        broadcasts++;
+        next += step;
+        const wait = next - now();
+        if (wait > 1) await sleep(wait);
+        else await yieldNow();
+      }
+    } else {
+      // Saturating, with flow control: a batch, then a turn of the event loop so
+      // the runtime can write; no new batch while any reader is behind by more
+      // than `limit` bytes (the same rule for every server).
+      while (now() < end) {
+        if (impl.maxBacklog() > limit) {
+          waits++;
+          await sleep(1);
+          continue;
+        }
+        for (let i = 0; i < batch; i++) impl.broadcast(now(), pad);
+        broadcasts += batch;
+        await yieldNow();
+      }
+    }
+    return { broadcasts, waits, start, ms: now() - start };
+  }
+
+  return async function handle(url) {
+    const q = url.searchParams;
+    switch (url.pathname) {
+      case "/ctl/fanout": {
+        if (busy) return { error: "busy" };
+        busy = true;
+        try {
+          return await fanout(q);
+        } finally {
+          busy = false;
+        }
+      }
+      case "/ctl/stats":
+        return impl.stats();
+      case "/ctl/gc":
+        impl.gc?.();
+        return { ok: true };
+      default:
+        return { error: `unknown control path ${url.pathname}` };
+    }
+  };
+}
+
+/** Calls the engine's collector where it is exposed. */
+export function collectGarbage() {
+  const g = globalThis;
+  if (g.Bun) g.Bun.gc(true);
+  else if (typeof g.gc === "function") g.gc();
+}
+
+/** A counter of close codes shared by the raw servers. */
+export function closeCounter() {
+  const counts = { open: 0, opened: 0, closed: 0, closedByCode: {} };
+  return {
+    counts,
+    opened() {
+      counts.open++;
+      counts.opened++;
+    },
+    closed(code) {
+      counts.open--;
+      counts.closed++;
+      counts.closedByCode[code] = (counts.closedByCode[code] ?? 0) + 1;
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// The steadysocket endpoint every steadysocket benchmark server uses: limits
+// raised to the benchmark's scale (connection caps, rate) but every mechanism
+// on — guards, rate bucket, heartbeat, slow-consumer bound.
+import { createEndpoint } from "../../server/mod.ts";
+import type { Connection, Endpoint } from "../../server/mod.ts";
+import { collectGarbage, createControl, fanoutFrame } from "./_control.js";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The endpoint and its `/ctl/*` handler. */
+export function steadyEndpoint(): {
+  endpoint: Endpoint<{ stall: boolean }>;
+  control: (url: URL) => Promise<unknown>;
+} {
+  const live = new Set<Connection<{ stall: boolean }>>();
+  const endpoint = createEndpoint<{ stall: boolean }>({
+    origins: "any",
+    maxConnections: 1_000_000,
+    maxConnectionsPerAddress: 1_000_000,
+    // On, but never the limiting factor of a throughput run.
+    rateLimit: { perSecond: 1e9, burst: 1e9 },
+    logger: quiet,
+    authenticate: (req) => ({
+      stall: new URL(req.url).searchParams.has("stall"),
+    }),
+    open(conn) {
+      conn.join("r");
+      if (!conn.data.stall) live.add(conn);
+    },
+    message(conn, message) {
+      conn.sendJson(message);
+    },
+    close(conn) {
+      live.delete(conn);
+    },
+  });
+  const control = createControl({
+    broadcast(t: number, pad: string) {
+      endpoint.hub.broadcast(fanoutFrame(t, pad), { room: "r" });
+    },
+    maxBacklog() {
+      let max = 0;
+      for (const conn of live) {
+        const b = conn.bufferedAmount;
+        if (b > max) max = b;
+      }
+      return max;
+    },
+    stats: () => endpoint.stats(),
+    gc: collectGarbage,
+  });
+  return { endpoint, control };
+}

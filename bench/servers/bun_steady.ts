@@ -1,0 +1,16 @@
+// steadysocket on Bun, through `bunHandlers`.
+import { bunHandlers } from "../../server/adapters/bun.ts";
+import { steadyEndpoint } from "./_steady.ts";
+
+// deno-lint-ignore no-explicit-any
+const Bun = (globalThis as any).Bun;
+
+const { endpoint, control } = steadyEndpoint();
+const server = Bun.serve({
+  port: 0,
+  hostname: process.env.HOST ?? "0.0.0.0",
+  ...bunHandlers(endpoint, {
+    fallback: async (req) => Response.json(await control(new URL(req.url))),
+  }),
+});
+console.log(`LISTEN ${server.port}`);
