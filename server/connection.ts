@@ -144,11 +144,13 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     this.id = (++sequence).toString(36);
   }
 
-  /** The socket's ready state (0–3); 0 before the socket is attached. */
+  /** The socket's ready state (0–3); 0 before the socket is attached, at least 2 once cleaned up. */
   get readyState(): number {
     const socket = this.socket;
     if (socket === undefined) return this.state === State.Done ? 3 : 0;
-    return socket.readyState;
+    const state = socket.readyState;
+    // Once cleaned up, never report OPEN even if the runtime has not caught up.
+    return this.state === State.Done && state < 2 ? 2 : state;
   }
 
   /** Bytes queued for the peer, where the runtime tells; 0 otherwise. */

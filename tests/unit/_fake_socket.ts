@@ -2,7 +2,7 @@
  * Test doubles for the server core: a scriptable socket and a manual clock.
  */
 
-import type { Clock, SocketLike } from "../../server/types.ts";
+import type { Clock, Connection, Endpoint, Session, SocketLike } from "../../server/types.ts";
 
 /** A socket that records what the core does to it. */
 export class FakeSocket implements SocketLike {
@@ -105,4 +105,34 @@ export function upgradeRequest(
   return new Request(url, {
     headers: { upgrade: "websocket", connection: "Upgrade", host: new URL(url).host, ...headers },
   });
+}
+
+/** The parts of an admitted, opened connection a test pokes at. */
+export interface Opened<T = unknown> {
+  session: Session;
+  conn: Connection<T>;
+  socket: FakeSocket;
+}
+
+/** Admits a request on the endpoint, attaches a fake socket and opens it; fails the test if refused. */
+export async function openFake<T>(
+  endpoint: Endpoint<T>,
+  options: { remoteAddress?: string; socket?: FakeSocket; request?: Request } = {},
+): Promise<Opened<T>> {
+  const admission = await endpoint.admit(options.request ?? upgradeRequest(), {
+    remoteAddress: options.remoteAddress,
+  });
+  if (!admission.ok) {
+    throw new Error(`expected the upgrade to be admitted, got ${admission.response.status}`);
+  }
+  const socket = options.socket ?? new FakeSocket();
+  const session = admission.session;
+  session.attach(socket);
+  session.opened();
+  return { session, conn: session as unknown as Connection<T>, socket };
+}
+
+/** Lets pending promise callbacks run (a macrotask turn, no waiting on time). */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { test } from "../_harness.ts";
+import { createEndpoint } from "../../server/mod.ts";
+import { safeClose } from "../../server/connection.ts";
+import type { CloseInfo, EndpointOptions } from "../../server/types.ts";
+import { FakeSocket, ManualClock, MemoryLogger, openFake } from "./_fake_socket.ts";
+
+function endpoint(extra: EndpointOptions<unknown> = {}) {
+  const closes: CloseInfo[] = [];
+  const ep = createEndpoint({
+    clock: new ManualClock(),
+    logger: new MemoryLogger(),
+    close: (_conn, info) => void closes.push(info),
+    ...extra,
+  });
+  return { ep, closes };
+}
+
+test("send delivers to an open socket and counts it", async () => {
+  const { ep } = endpoint();
+  const { conn, socket } = await openFake(ep);
+  assert.equal(conn.send("hello"), true);
+  assert.equal(conn.sendJson({ type: "x" }), true);
+  assert.deepEqual(socket.sent, ["hello", '{"type":"x"}']);
+  assert.equal(ep.stats().messagesOut, 2);
+});
+
+test("send never throws: a socket whose send throws (Deno while CONNECTING) gives false and a 1011 close", async () => {
+  const { ep, closes } = endpoint();
+  const { conn, socket } = await openFake(ep);
+  socket.sendThrows = new DOMException("still connecting", "InvalidStateError");
+  assert.equal(conn.send("x"), false);
+  assert.deepEqual(closes, [{ code: 1011, reason: "send failed", initiator: "server" }]);
+  assert.equal(ep.hub.size, 0);
+  assert.equal(conn.send("again"), false);
+  assert.equal(ep.stats().sendsDropped, 2);
+});
+
+test("readyState is checked before send: a CONNECTING or CLOSED socket is never written to", async () => {
+  const { ep } = endpoint();
+  const { conn, socket } = await openFake(ep);
+  socket.readyState = 0;
+  socket.sendThrows = new Error("must not be called");
+  // Still connecting although opened: nothing written, nothing thrown.
+  assert.equal(conn.send("x"), false);
+  assert.equal(socket.sent.length, 0);
+});
+
+test("sendJson of an unserializable value returns false without throwing", async () => {
+  const { ep } = endpoint({ onHandlerError: "continue" });
+  const { conn, socket } = await openFake(ep);
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.equal(conn.sendJson(cyclic), false);
+  assert.equal(conn.sendJson(10n), false);
+  assert.equal(conn.sendJson(undefined), false);
+  assert.equal(socket.sent.length, 0);
+  assert.equal(ep.hub.size, 1, "a programming error in a payload does not close the connection");
+});
+
+test("close is idempotent, never throws, and cleans up once", async () => {
+  const { ep, closes } = endpoint();
+  const { conn, socket, session } = await openFake(ep);
+  socket.closeThrows = new Error("boom");
+  conn.close(4001, "done");
+  conn.close(4002, "again");
+  session.closed(4001, "done");
+  assert.deepEqual(closes, [{ code: 4001, reason: "done", initiator: "server" }]);
+  assert.equal(socket.closes[0].code, 4001);
+  assert.equal(ep.stats().open, 0);
+  assert.equal(ep.stats().closedByCode["4001"], 1);
+  assert.equal(conn.readyState, 2);
+});
+
+test("close with an invalid code or over-long reason still closes the socket", () => {
+  const calls: unknown[][] = [];
+  const picky = {
+    close(...args: unknown[]) {
+      calls.push(args);
+      if (args.length > 0 && args[0] !== undefined) throw new RangeError("invalid close code");
+    },
+  };
+  safeClose(picky, 1005, "x".repeat(200));
+  assert.equal(calls.length, 3);
+  assert.deepEqual(calls[2], []);
+});
+
+test("Bun send results: n > 0 delivered, -1 backpressure is a slow consumer (1013), 0 dropped", async () => {
+  const { ep, closes } = endpoint();
+  const a = await openFake(ep);
+  a.socket.sendResult = 5;
+  assert.equal(a.conn.send("hello"), true);
+  a.socket.sendResult = -1;
+  assert.equal(a.conn.send("hello"), false);
+  assert.equal(closes[0].code, 1013);
+  assert.equal(a.socket.closes[0].code, 1013);
+
+  const b = await openFake(ep);
+  b.socket.sendResult = 0;
+  assert.equal(b.conn.send("hello"), false);
+  assert.equal(closes[1].code, 1013);
+  const stats = ep.stats();
+  assert.equal(stats.slowConsumers, 2);
+  assert.equal(stats.sendsDropped, 2);
+  assert.equal(stats.messagesOut, 1);
+  assert.equal(ep.hub.size, 0);
+});
+
+test("a slow consumer (bufferedAmount above the bound) is not written to and is closed with 1013", async () => {
+  const { ep, closes } = endpoint({ maxBufferedBytes: 1000 });
+  const { conn, socket } = await openFake(ep);
+  socket.bufferedAmount = 1000;
+  assert.equal(conn.send("ok at the bound"), true);
+  socket.bufferedAmount = 1001;
+  assert.equal(conn.send("too much"), false);
+  assert.deepEqual(socket.sent, ["ok at the bound"]);
+  assert.deepEqual(closes, [{ code: 1013, reason: "slow consumer", initiator: "server" }]);
+});
+
+test("a connection carries an id, data and remote address; rooms start empty", async () => {
+  const { ep } = endpoint({ authenticate: () => ({ user: "ann" }) });
+  const a = await openFake(ep, { remoteAddress: "10.0.0.1" });
+  const b = await openFake(ep);
+  assert.notEqual(a.conn.id, b.conn.id);
+  assert.deepEqual(a.conn.data, { user: "ann" });
+  assert.equal(a.conn.remoteAddress, "10.0.0.1");
+  assert.equal(b.conn.remoteAddress, undefined);
+  assert.equal(a.conn.rooms.size, 0);
+  assert.equal(a.conn.readyState, 1);
+  a.socket.bufferedAmount = 12;
+  assert.equal(a.conn.bufferedAmount, 12);
+});
+
+test("a fresh connection is small: no rooms set until the first join", async () => {
+  const { ep } = endpoint();
+  const { conn } = await openFake(ep);
+  // deno-lint-ignore no-explicit-any
+  assert.equal((conn as any).roomSet, undefined);
+  conn.join("a");
+  // deno-lint-ignore no-explicit-any
+  assert.ok((conn as any).roomSet instanceof Set);
+  assert.deepEqual([...conn.rooms], ["a"]);
+});
+
+test("the session ignores events after cleanup and attach after the end closes the late socket", async () => {
+  const { ep, closes } = endpoint();
+  const admission = await ep.admit(
+    new Request("http://localhost/ws", {
+      headers: { upgrade: "websocket", connection: "upgrade" },
+    }),
+  );
+  assert.ok(admission.ok);
+  admission.session.abandon();
+  const late = new FakeSocket();
+  admission.session.attach(late);
+  admission.session.opened();
+  admission.session.received('{"type":"x"}');
+  admission.session.closed(1000, "");
+  assert.equal(late.closes.length, 1);
+  assert.equal(closes.length, 0, "close handler only for opened connections");
+  assert.equal(ep.stats().opened, 0);
+  assert.equal(ep.lifecycle.active, 0);
+});
