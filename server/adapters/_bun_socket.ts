@@ -20,12 +20,21 @@ export interface BunServerWebSocket<D = unknown> {
   getBufferedAmount?(): number;
 }
 
+/** A wrapped `ServerWebSocket`; `closing` is true while our own `close()` call is running. */
+export interface BunSocket extends SocketLike {
+  readonly closing: boolean;
+}
+
 /**
  * Wraps a `ServerWebSocket` once per connection, so the core holds one stable
  * object whose `readyState` and `bufferedAmount` are read live from Bun.
  */
-export function bunSocket(ws: BunServerWebSocket): SocketLike {
+export function bunSocket(ws: BunServerWebSocket): BunSocket {
+  let closing = false;
   return {
+    get closing() {
+      return closing;
+    },
     get readyState() {
       return ws.readyState;
     },
@@ -35,12 +44,36 @@ export function bunSocket(ws: BunServerWebSocket): SocketLike {
       return typeof ws.getBufferedAmount === "function" ? ws.getBufferedAmount() : 0;
     },
     send(data) {
-      return ws.send(data);
+      const result = ws.send(data);
+      // An empty message is written but reported as 0 bytes, which would read
+      // as "dropped": on an open socket, report it as handed over.
+      if (result === 0 && byteLength(data) === 0 && ws.readyState === 1) return undefined;
+      return result;
     },
     close(code, reason) {
-      ws.close(code, reason);
+      closing = true;
+      try {
+        ws.close(code, reason);
+      } finally {
+        closing = false;
+      }
     },
   };
+}
+
+/**
+ * Reports a Bun close event to `report`. Bun runs the `close` handler
+ * synchronously inside `ws.close()`; when that happens during our own
+ * `close()` call, the report waits for a microtask, so the side that is
+ * closing finishes first and the close is recorded as ours.
+ */
+export function reportBunClose(socket: { readonly closing?: boolean } | undefined, report: () => void): void {
+  if (socket?.closing) queueMicrotask(report);
+  else report();
+}
+
+function byteLength(data: string | ArrayBufferView | ArrayBuffer): number {
+  return typeof data === "string" ? data.length : data.byteLength;
 }
 
 /**

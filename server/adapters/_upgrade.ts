@@ -6,12 +6,15 @@
  */
 
 /**
- * Whether the request asks for a WebSocket upgrade. Header values are compared
- * case-insensitively (`Upgrade: WebSocket` is as legal as `websocket`).
+ * Whether the request asks for a WebSocket upgrade, to route it away from the
+ * fallback. The `Upgrade` header is a token list compared case-insensitively
+ * (`Upgrade: WebSocket` is as legal as `websocket`); the endpoint's guards
+ * judge the rest.
  */
 export function isUpgradeRequest(request: Request): boolean {
   const upgrade = request.headers.get("upgrade");
-  return upgrade !== null && upgrade.trim().toLowerCase() === "websocket";
+  if (upgrade === null) return false;
+  return upgrade.split(",").some((token) => token.trim().toLowerCase() === "websocket");
 }
 
 /**

@@ -16,7 +16,13 @@
  */
 
 import type { Endpoint, Session } from "../types.ts";
-import { bunCloseCode, type BunServerWebSocket, bunSocket } from "./_bun_socket.ts";
+import {
+  bunCloseCode,
+  type BunServerWebSocket,
+  type BunSocket,
+  bunSocket,
+  reportBunClose,
+} from "./_bun_socket.ts";
 import { chooseProtocol, isUpgradeRequest, upgradeFailed } from "./_upgrade.ts";
 
 export type { BunServerWebSocket } from "./_bun_socket.ts";
@@ -31,6 +37,8 @@ export interface BunServer {
 export interface BunSocketData {
   /** The connection's lifecycle in the endpoint. */
   readonly session: Session;
+  /** The wrapped socket, from `open` on. */
+  socket?: BunSocket;
 }
 
 /**
@@ -162,14 +170,17 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
     websocket: {
       ...bunWebSocketSettings(endpoint),
       open(ws) {
-        ws.data.session.attach(bunSocket(ws));
+        const socket = bunSocket(ws);
+        ws.data.socket = socket;
+        ws.data.session.attach(socket);
         ws.data.session.opened();
       },
       message(ws, message) {
         ws.data.session.received(message);
       },
       close(ws, code, reason) {
-        ws.data.session.closed(bunCloseCode(code, reason), reason);
+        const { session, socket } = ws.data;
+        reportBunClose(socket, () => session.closed(bunCloseCode(code, reason), reason));
       },
       drain(ws) {
         ws.data.session.drained();

@@ -21,7 +21,7 @@
 import type { Context } from "hono";
 import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
 import type { Endpoint, SocketLike } from "../types.ts";
-import { bunCloseCode, type BunServerWebSocket, bunSocket } from "./_bun_socket.ts";
+import { bunCloseCode, type BunServerWebSocket, bunSocket, reportBunClose } from "./_bun_socket.ts";
 import { chooseProtocol, upgradeFailed } from "./_upgrade.ts";
 
 /** Options of {@linkcode honoWebSocket}. */
@@ -99,7 +99,12 @@ export function honoWebSocket<T>(
       },
       onClose: (event, ws) => {
         bind(ws);
-        session.closed(bunCloseCode(event.code, event.reason), event.reason);
+        const { code, reason } = event;
+        // Bun runs this synchronously inside our own close(); see reportBunClose.
+        reportBunClose(
+          socket as { closing?: boolean } | undefined,
+          () => session.closed(bunCloseCode(code, reason), reason),
+        );
       },
       onError: (event, ws) => {
         bind(ws);
