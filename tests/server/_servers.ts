@@ -59,6 +59,8 @@ export interface TestServer<T> {
 export interface ServerOptions {
   /** Subprotocols the adapter may answer. */
   protocols?: readonly string[];
+  /** Answers requests that are not upgrades (the adapters' `fallback`; a catch-all route on Hono). */
+  fallback?: (request: Request) => Response | Promise<Response>;
 }
 
 // Variable specifiers: `deno check` does not resolve the other runtime's module.
@@ -108,12 +110,14 @@ export async function startServer<T>(
     // deno-lint-ignore no-explicit-any
     let handler: (request: Request, info: any) => Response | Promise<Response>;
     if (kind === "deno") {
-      handler = denoHandler(observed, { protocols: serverOptions.protocols });
+      handler = denoHandler(observed, serverOptions);
     } else {
       const { Hono } = await import("hono");
       const { upgradeWebSocket } = await import(honoDenoModule);
       const app = new Hono();
       app.get("/ws", honoWebSocket(observed, upgradeWebSocket, { protocols: serverOptions.protocols }));
+      const fallback = serverOptions.fallback;
+      if (fallback !== undefined) app.all("*", (c) => fallback(c.req.raw));
       handler = (request, info) => app.fetch(request, info);
     }
     const server = g.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
@@ -122,7 +126,7 @@ export async function startServer<T>(
   } else {
     let serveOptions: Record<string, unknown>;
     if (kind === "bun") {
-      serveOptions = bunHandlers(observed, { protocols: serverOptions.protocols }) as unknown as Record<
+      serveOptions = bunHandlers(observed, serverOptions) as unknown as Record<
         string,
         unknown
       >;
@@ -131,6 +135,8 @@ export async function startServer<T>(
       const { upgradeWebSocket, websocket } = await import(honoBunModule);
       const app = new Hono();
       app.get("/ws", honoWebSocket(observed, upgradeWebSocket, { protocols: serverOptions.protocols }));
+      const fallback = serverOptions.fallback;
+      if (fallback !== undefined) app.all("*", (c) => fallback(c.req.raw));
       serveOptions = {
         fetch: (request: Request, server: BunServer) => app.fetch(request, server),
         websocket: { ...websocket, ...bunWebSocketSettings(endpoint) },

@@ -361,4 +361,33 @@ for (const kind of adapters) {
       await client.close();
     });
   });
+
+  test(`${kind}: plain HTTP goes to the fallback, or gets 426 on the WebSocket route`, async () => {
+    const server = await startServer(kind, echo, {
+      fallback: (request) => new Response(`page ${new URL(request.url).pathname}`, { status: 200 }),
+    });
+    await withServer(server, async () => {
+      const base = `http://127.0.0.1:${server.port}`;
+      const page = await fetch(`${base}/metrics`);
+      assert.equal(page.status, 200);
+      assert.equal(await page.text(), "page /metrics");
+      const wsRoute = await rawStatus(server.port, { upgrade: null });
+      if (kind === "hono") assert.equal(wsRoute.status, 426, "Hono's /ws route answers a plain GET with 426");
+      else {assert.equal(
+          wsRoute.status,
+          200,
+          "without an Upgrade header the adapter hands over to the fallback",
+        );}
+      assert.equal(server.endpoint.hub.size, 0);
+      // An upgrade still upgrades.
+      const client = await openClient(server.url);
+      await client.close();
+    });
+    const bare = await startServer(kind, echo);
+    await withServer(bare, async () => {
+      const plain = await rawStatus(bare.port, { upgrade: null });
+      assert.equal(plain.status, 426, "without a fallback a plain request gets 426");
+      assert.equal(bare.endpoint.stats().upgradesRefused["not_upgrade"], 1);
+    });
+  });
 }
