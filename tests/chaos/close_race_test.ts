@@ -19,6 +19,8 @@ class FakeSocket implements SocketLike {
   sent = 0;
   closeCalls = 0;
   onSend: (() => void) | undefined;
+  /** Set to fire the close event synchronously inside close(), as Bun's ServerWebSocket does. */
+  onClose: ((code?: number, reason?: string) => void) | undefined;
   sendResult: (() => void | number) | undefined;
   send(): void | number {
     if (this.readyState !== 1) throw new Error("expected an open socket, the connection is closed");
@@ -28,9 +30,15 @@ class FakeSocket implements SocketLike {
     hook?.();
     return this.sendResult?.();
   }
-  close(): void {
+  close(code?: number, reason?: string): void {
     this.closeCalls++;
     if (this.readyState < 2) this.readyState = 2;
+    const hook = this.onClose;
+    this.onClose = undefined;
+    if (hook) {
+      this.readyState = 3;
+      hook(code, reason);
+    }
   }
 }
 
@@ -45,7 +53,12 @@ function upgradeRequest(): Request {
   });
 }
 
-type Race = (s: Session, socket: FakeSocket, conn: () => Connection | undefined) => void;
+type Race = (
+  s: Session,
+  socket: FakeSocket,
+  conn: () => Connection | undefined,
+  broadcast: (data: string) => void,
+) => void;
 
 const RACES: Record<string, Race> = {
   "double close event (1001 then 1005)": (s, socket) => {
@@ -105,6 +118,17 @@ const RACES: Record<string, Race> = {
     assert.equal(conn()?.send("x"), false, "expected a send that returned 0 not to count as delivered");
     socket.readyState = 3;
     s.closed(1006, "");
+  },
+  "close event fired synchronously inside close() (Bun)": (s, socket, conn) => {
+    socket.onClose = (code, reason) => s.closed(code ?? 1005, reason ?? "");
+    conn()?.close(4001, "first");
+    conn()?.close(4002, "second");
+  },
+  "close event inside close() during a broadcast": (s, socket, conn, broadcast) => {
+    socket.onClose = (code, reason) => s.closed(code ?? 1005, reason ?? "");
+    socket.sendResult = () => 0; // dropped: the hub closes it as a slow consumer after the loop
+    broadcast("to everyone");
+    assert.equal(conn()?.send("late"), false);
   },
   "message after close": (s, socket) => {
     socket.readyState = 3;
@@ -175,7 +199,7 @@ test("close races: 10 000 orderings of close, error and send leave the counters 
         const opened = lastOpened as Connection | undefined;
         assert.ok(opened, "expected the open handler to run synchronously on opened()");
         if (rng.next() < 0.3) session.received('{"type":"hello"}');
-        RACES[name](session, socket, () => opened);
+        RACES[name](session, socket, () => opened, (data) => void endpoint.hub.broadcast(data));
       }
     }
     const stats = endpoint.stats();
