@@ -54,7 +54,9 @@ function report(error: unknown): void {
   // deno-lint-ignore no-explicit-any
   const g = globalThis as any;
   if (typeof g.reportError === "function") g.reportError(error);
-  else console.error(error);
+  else {setTimeout(() => {
+      throw error;
+    });}
 }
 
 /**
