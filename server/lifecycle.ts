@@ -295,9 +295,9 @@ export class Lifecycle<T> implements ConnectionHost {
     this.#callErrorHandler(conn, error);
     if (conn.state === State.Done) return; // the error handler closed it
     // Deno may fire `error` and never `close`: clean up now, ignore a later close.
+    this.#finish(conn, 1006, "socket error", "peer");
     const socket = conn.socket;
     if (socket !== undefined && socket.readyState < 2) safeClose(socket);
-    this.#finish(conn, 1006, "socket error", "peer");
   }
 
   abandon(conn: ServerConnection<T>): void {
@@ -309,9 +309,12 @@ export class Lifecycle<T> implements ConnectionHost {
   end(conn: ServerConnection<T>, code: number, reason: string): void {
     const state = conn.state;
     if (state === State.Done) return;
+    // Claim the cleanup first: a runtime may fire its close event from inside
+    // `close()` (Bun does), and that event must find the connection done.
+    conn.state = State.Done;
     safeClose(conn.socket, code, reason);
     if (state === State.Pending) {
-      this.#release(conn);
+      this.unreserve(conn.remoteAddress);
       return;
     }
     // Cleanup does not wait for the close handshake: the peer may be dead or not reading.

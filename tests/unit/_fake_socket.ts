@@ -23,10 +23,17 @@ export class FakeSocket implements SocketLike {
     return this.sendResult;
   }
 
+  /** When set, `close` fires this synchronously, as Bun runs its close handler inside `ws.close()`. */
+  onCloseSync: ((code: number, reason: string) => void) | undefined = undefined;
+
   close(code?: number, reason?: string): void {
     this.closes.push({ code, reason });
     if (this.closeThrows !== undefined) throw this.closeThrows;
     if (this.readyState < 2) this.readyState = 2;
+    if (this.onCloseSync !== undefined) {
+      this.readyState = 3;
+      this.onCloseSync(code ?? 1005, reason ?? "");
+    }
   }
 
   /** Sent text frames parsed as JSON. */

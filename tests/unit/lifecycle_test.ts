@@ -389,3 +389,37 @@ test("received before open, during and after close is ignored", async () => {
   assert.equal(handled, 0);
   assert.equal(conn.send("x"), false);
 });
+
+test("cleanup once: a runtime that fires its close event inside close() (Bun) on every server-side exit", async () => {
+  const { ep, closes, clock } = endpoint({
+    heartbeat: { pingAfterMs: 100, timeoutMs: 100 },
+    maxMessageBytes: 50,
+    maxBufferedBytes: 10,
+  });
+  const open = async () => {
+    const peer = await openFake(ep, { remoteAddress: "7.7.7.7" });
+    peer.socket.onCloseSync = (code, reason) => peer.session.closed(code, reason);
+    return peer;
+  };
+  (await open()).conn.close(4100, "app");
+  (await open()).session.received("x".repeat(51));
+  const slow = await open();
+  slow.socket.bufferedAmount = 11;
+  slow.conn.send("x");
+  await open();
+  clock.advance(200); // heartbeat timeout
+  const draining = await open();
+  const report = await ep.shutdown({ deadlineMs: 1000 });
+  assert.deepEqual(closes.map((c) => [c.code, c.initiator]), [
+    [4100, "server"],
+    [1009, "server"],
+    [1013, "server"],
+    [4000, "server"],
+    [1001, "server"],
+  ]);
+  assert.equal(report.closedCleanly, 1);
+  assert.equal(draining.socket.closes.length, 1);
+  assert.equal(ep.stats().closed, 5);
+  released(ep);
+  assert.equal(clock.timers.size, 0);
+});
