@@ -14,7 +14,7 @@ export interface BunServerWebSocket<D = unknown> {
   /** 0–3, as in the standard API. */
   readonly readyState: number;
   /** Bytes written; `-1` queued under backpressure; `0` dropped (closed, or past `backpressureLimit`). */
-  send(data: string | ArrayBufferView | ArrayBuffer, compress?: boolean): number;
+  send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, compress?: boolean): number;
   close(code?: number, reason?: string): void;
   /** Bytes queued for the peer (present in current Bun releases). */
   getBufferedAmount?(): number;
@@ -44,7 +44,8 @@ export function bunSocket(ws: BunServerWebSocket): BunSocket {
       return typeof ws.getBufferedAmount === "function" ? ws.getBufferedAmount() : 0;
     },
     send(data) {
-      const result = ws.send(data);
+      // SocketLike accepts views of any buffer; Bun accepts them as well.
+      const result = ws.send(data as string | ArrayBuffer | Uint8Array<ArrayBuffer>);
       // An empty message is written but reported as 0 bytes, which would read
       // as "dropped": on an open socket, report it as handed over.
       if (result === 0 && byteLength(data) === 0 && ws.readyState === 1) return undefined;
@@ -72,7 +73,7 @@ export function reportBunClose(socket: { readonly closing?: boolean } | undefine
   else report();
 }
 
-function byteLength(data: string | ArrayBufferView | ArrayBuffer): number {
+function byteLength(data: string | Uint8Array | ArrayBuffer): number {
   return typeof data === "string" ? data.length : data.byteLength;
 }
 

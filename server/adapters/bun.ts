@@ -29,7 +29,7 @@ export type { BunServerWebSocket } from "./_bun_socket.ts";
 
 /** The members of Bun's `Server` the adapter uses. */
 export interface BunServer {
-  upgrade(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean;
+  upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
   requestIP(request: Request): { address: string } | null;
 }
 

@@ -185,7 +185,7 @@ for (const kind of adapters) {
   });
 
   test(`${kind}: a burst over the rate limit closes with 1008, seen by the client`, async () => {
-    const server = await startServer(kind, { ...echo, rateLimit: { perSecond: 5, burst: 5 } });
+    const server = await startServer(kind, { ...echo, rateLimit: { perSecond: 1, burst: 5 } });
     await withServer(server, async () => {
       const flooder = await openClient(server.url);
       const calm = await openClient(server.url);
@@ -202,7 +202,7 @@ for (const kind of adapters) {
   });
 
   test(`${kind}: a client that keeps flooding is closed with 1008 and cleaned up once`, async () => {
-    const server = await startServer(kind, { ...echo, rateLimit: { perSecond: 5, burst: 5 } });
+    const server = await startServer(kind, { ...echo, rateLimit: { perSecond: 1, burst: 5 } });
     await withServer(server, async () => {
       const flooder = await openClient(server.url);
       for (let i = 0; i < 200; i++) flooder.sendJson({ type: "spam", payload: i });
@@ -270,7 +270,7 @@ for (const kind of adapters) {
   test(`${kind}: a client that stops answering pings is closed with 4000`, async () => {
     const server = await startServer(kind, {
       ...echo,
-      heartbeat: { pingAfterMs: 100, timeoutMs: 150, sweepMs: 25 },
+      heartbeat: { pingAfterMs: 100, timeoutMs: 400, sweepMs: 25 },
     });
     await withServer(server, async () => {
       const silent = await openClient(server.url);
@@ -388,6 +388,30 @@ for (const kind of adapters) {
       const plain = await rawStatus(bare.port, { upgrade: null });
       assert.equal(plain.status, 426, "without a fallback a plain request gets 426");
       assert.equal(bare.endpoint.stats().upgradesRefused["not_upgrade"], 1);
+    });
+  });
+
+  test(`${kind}: a peer that stops reading is closed with 1013 before its buffer grows without bound`, async () => {
+    const limit = 256 * 1024;
+    const server = await startServer(kind, { maxBufferedBytes: limit });
+    await withServer(server, async () => {
+      const raw = await rawRequest(server.port);
+      assert.equal(raw.status, 101);
+      raw.socket.pause(); // reads nothing more: the server's writes pile up
+      await server.opens.reach(1, 5_000, "the connection to open");
+      const conn = server.endpoint.hub.connections()[0];
+      const chunk = "x".repeat(64 * 1024);
+      let sent = 0;
+      // Bounded: 4 000 × 64 KiB would be 250 MiB if nothing stopped it.
+      while (sent < 4_000 && conn.send(chunk)) sent++;
+      assert.ok(sent < 4_000, "sending stopped");
+      assert.equal(conn.readyState >= 2, true, "the slow consumer is being closed");
+      await server.closes.reach(1, 5_000, "the slow consumer's close handler");
+      assert.equal(server.closeInfos[0].code, 1013);
+      assert.equal(server.closeInfos[0].initiator, "server");
+      assert.equal(server.endpoint.stats().slowConsumers, 1);
+      assert.equal(server.endpoint.hub.size, 0);
+      await destroy(raw.socket);
     });
   });
 }
