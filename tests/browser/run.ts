@@ -3,7 +3,8 @@
  * End-to-end test of the demo in a real browser: Debian's Chromium driven by
  * playwright-core, the demo server as a child process on a free port.
  *
- * Run: `deno run -A tests/browser/run.ts` (part of `deno task test`). Prints
+ * Run: `deno run -A tests/browser/run.ts` (part of `deno task test`; `--no-bundle`
+ * skips rebuilding dist/ first). Prints
  * one line per scenario and ends with Deno's summary line
  * (`ok | N passed | M failed (Xs)`), which scripts/test_all.ts reads.
  * A screenshot of the page is saved under test-output/.
@@ -186,6 +187,8 @@ scenario("offline: the client waits without spinning, and is back as soon as the
   console.log(`  back ${back.toFixed(0)} ms after the network returned`);
   await waitChat(bob.page, "typed while offline");
   assert.equal(await text(page, "#queued"), "0");
+  // Offline, the open socket stopped answering: the client's liveness check closed it.
+  assert.match(await text(page, "#last-close"), /^4000\b/);
 });
 
 scenario("'Ask server to close' with 1011 reconnects; with 1008 the client stops", async () => {
@@ -220,6 +223,7 @@ scenario("'Drop my connection' cuts the socket abruptly; the client notices and 
       timeout: DEADLINE,
     },
   );
+  assert.match(await text(page, "#last-close"), /^4000\b/, "expected the watchdog's heartbeat timeout");
   await say(page, "after the drop");
   await waitChat(alice.page, "after the drop");
 });
@@ -270,7 +274,7 @@ async function upgradeStatus(port: number, origin: string): Promise<number> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     const request = [
-      "GET /ws HTTP/1.1",
+      "GET /ws?name=origin-check HTTP/1.1",
       `Host: 127.0.0.1:${port}`,
       "Upgrade: websocket",
       "Connection: Upgrade",
@@ -305,6 +309,23 @@ declare global {
 
 // ----------------------------------------------------------------- runner
 
+/** What every open page shows, to make a failure readable. */
+async function describePages(): Promise<void> {
+  for (const context of fixture.contexts) {
+    for (const page of context.pages()) {
+      try {
+        const seen = await page.evaluate(() => ({
+          url: location.href,
+          state: document.body.dataset.state,
+          lastClose: document.querySelector("#last-close")?.textContent,
+          events: [...document.querySelectorAll("#event-log li")].slice(0, 8).map((e) => e.textContent),
+        }));
+        console.error(`  page ${JSON.stringify(seen, null, 2)}`);
+      } catch { /* closed */ }
+    }
+  }
+}
+
 async function bundle(): Promise<void> {
   const status = await new Deno.Command(Deno.execPath(), {
     args: ["task", "bundle"],
@@ -323,7 +344,7 @@ async function main(): Promise<number> {
   let failed = 0;
   await Deno.mkdir(OUTPUT, { recursive: true });
   try {
-    await bundle();
+    if (!Deno.args.includes("--no-bundle")) await bundle();
     fixture = { browser: await launchChromium(), contexts: [], servers: [] };
   } catch (error) {
     console.error(`setup failed: ${(error as Error).stack ?? error}`);
@@ -334,7 +355,6 @@ async function main(): Promise<number> {
     for (const [name, fn] of scenarios) {
       const t0 = performance.now();
       try {
-        if (failed > 0) throw new Error("skipped: an earlier scenario failed and later ones build on it");
         await fn();
         passed += 1;
         console.log(`${name} ... ok (${Math.round(performance.now() - t0)}ms)`);
@@ -342,6 +362,7 @@ async function main(): Promise<number> {
         failed += 1;
         console.log(`${name} ... FAILED (${Math.round(performance.now() - t0)}ms)`);
         console.error(`  ${(error as Error).stack ?? error}`);
+        await describePages();
       }
     }
   } finally {

@@ -51,6 +51,12 @@ class CuttableWebSocket extends WebSocket {
     if (!this.#cut) super.send(data);
   }
 
+  close(code, reason) {
+    // From here on the client expects this socket's close event again.
+    this.#cut = false;
+    super.close(code, reason);
+  }
+
   addEventListener(type, listener, options) {
     if (typeof listener !== "function") return super.addEventListener(type, listener, options);
     const wrapped = (event) => {
@@ -68,16 +74,37 @@ class CuttableWebSocket extends WebSocket {
 
 let current = null;
 
-// Short client timings so that a silent drop shows within seconds (the defaults are gentler).
-const client = connect(url.href, {
-  WebSocket: CuttableWebSocket,
-  pingIntervalMs: 2_000,
-  serverTimeoutMs: 6_000,
-});
-
 // What the end-to-end test reads besides the page.
-const demo = { client, state: "connecting", attempt: 0, connects: 0, lastClose: null };
+const demo = { client: null, state: "connecting", attempt: 0, connects: 0, lastClose: null };
 globalThis.demo = demo;
+
+/** Connects a new client and wires it to the page (again after a final close). */
+function start() {
+  // Short client timings so that a silent drop shows within seconds (the defaults are gentler).
+  const client = connect(url.href, {
+    WebSocket: CuttableWebSocket,
+    pingIntervalMs: 2_000,
+    serverTimeoutMs: 6_000,
+  });
+  demo.client = client;
+  client.addEventListener("state", (event) => showState(event.detail));
+  client.addEventListener("rtt", (event) => {
+    $("rtt").textContent = `${Math.round(event.detail)} ms`;
+  });
+  client.addEventListener("drop", (event) => {
+    addLine("error", `not sent (${event.detail.reason}): ${event.detail.data}`);
+    showQueued();
+  });
+  client.addEventListener("error", (event) => {
+    addLine("error", `server: ${event.detail.message}${event.detail.code ? ` (${event.detail.code})` : ""}`);
+  });
+  client.on("welcome", onWelcome);
+  client.on("roster", onRoster);
+  client.on("join", onJoin);
+  client.on("leave", onLeave);
+  client.on("chat", onChat);
+  showState(client.state);
+}
 
 // ------------------------------------------------------------ connection panel
 
@@ -108,8 +135,15 @@ function describeClose(code, reason) {
   return `${code} ${label}${reason ? ` — “${reason}”` : ""}`;
 }
 
-client.addEventListener("state", (event) => {
-  const state = event.detail;
+function showState(state) {
+  // Say it in the chat too, where the reader is looking.
+  if (state.status === "reconnecting" && demo.state === "open") {
+    addLine("system", `connection lost (${describeClose(state.code, state.reason)}), reconnecting`);
+  } else if (state.status === "open" && demo.connects > 0) {
+    addLine("system", "reconnected");
+  } else if (state.status === "closed" && demo.state !== "closed") {
+    addLine("system", `connection closed for good (${describeClose(state.code, state.reason)})`);
+  }
   demo.state = state.status;
   document.body.dataset.state = state.status;
   if (state.status === "open") demo.connects += 1;
@@ -125,23 +159,10 @@ client.addEventListener("state", (event) => {
   showQueued();
   $("online").classList.toggle("stale", state.status !== "open");
   logEvent(state);
-});
-
-client.addEventListener("rtt", (event) => {
-  $("rtt").textContent = `${Math.round(event.detail)} ms`;
-});
-
-client.addEventListener("drop", (event) => {
-  addLine("error", `not sent (${event.detail.reason}): ${event.detail.data}`);
-  showQueued();
-});
-
-client.addEventListener("error", (event) => {
-  addLine("error", `server: ${event.detail.message}${event.detail.code ? ` (${event.detail.code})` : ""}`);
-});
+}
 
 function showQueued() {
-  $("queued").textContent = String(client.queued ?? 0);
+  $("queued").textContent = String(demo.client?.queued ?? 0);
 }
 
 function logEvent(state) {
@@ -182,28 +203,28 @@ function showOnline() {
   $("online-count").textContent = String(online.size);
 }
 
-client.on("welcome", (member) => {
+function onWelcome(member) {
   me = member;
   $("me").textContent = member.name;
-});
+}
 
-client.on("roster", ({ online: members }) => {
+function onRoster({ online: members }) {
   online.clear();
   for (const member of members) online.set(member.id, member);
   showOnline();
-});
+}
 
-client.on("join", (member) => {
+function onJoin(member) {
   online.set(member.id, member);
   showOnline();
   addLine("system", `${member.name} joined`);
-});
+}
 
-client.on("leave", (member) => {
+function onLeave(member) {
   online.delete(member.id);
   showOnline();
   addLine("system", `${member.name} left`);
-});
+}
 
 // ---------------------------------------------------------------------- chat
 
@@ -226,15 +247,15 @@ function addLine(kind, text, from) {
   list.scrollTop = list.scrollHeight;
 }
 
-client.on("chat", ({ from, fromId, text }) => {
+function onChat({ from, fromId, text }) {
   addLine(fromId === me?.id ? "chat mine" : "chat", text, from);
-});
+}
 
 $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("chat-text");
   if (!input.value.trim()) return;
-  client.send("chat", { text: input.value });
+  demo.client.send("chat", { text: input.value });
   input.value = "";
   showQueued();
 });
@@ -247,7 +268,13 @@ $("drop").addEventListener("click", () => {
 });
 
 $("ask-close").addEventListener("click", () => {
-  client.send("close-me", { code: Number($("close-code").value) });
+  demo.client.send("close-me", { code: Number($("close-code").value) });
 });
 
-$("reconnect").addEventListener("click", () => client.reconnect());
+// After a final close (1008) the client is done: a new one starts over.
+$("reconnect").addEventListener("click", () => {
+  if (demo.client.state.status === "closed") start();
+  else demo.client.reconnect();
+});
+
+start();
