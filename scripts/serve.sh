@@ -8,7 +8,7 @@ PATH="$PWD/tools/node_modules/.bin:$PATH"
 export PATH
 case "${npm_config_user_agent:-}" in
   bun/*)
-    deno task bundle
+    bun scripts/bundle.ts
     exec bun examples/demo/bun.ts
     ;;
   *)
