@@ -579,7 +579,8 @@ export class SteadyClient extends EventTarget {
 
   /** A liveness check: a ping, and any frame within `probeTimeoutMs` proves the socket alive. */
   #probe(again = false): void {
-    if (!this.#open || (this.#probeAt && !again)) return;
+    // A check already waiting for its answer covers this one too.
+    if (!this.#open || (this.#probeAt && this.#heard < this.#probeSent && !again)) return;
     this.#probeSent = Date.now();
     this.#probeAt = this.#probeSent + this.#o.probeTimeoutMs;
     this.#reprobed = again;
