@@ -15,6 +15,7 @@ export interface BunServerWebSocket<D = unknown> {
   readonly readyState: number;
   /** Bytes written; `-1` queued under backpressure; `0` dropped (closed, or past `backpressureLimit`). */
   send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, compress?: boolean): number;
+  /** Starts the closing handshake; Bun runs the `close` handler before this returns. */
   close(code?: number, reason?: string): void;
   /** Bytes queued for the peer (present in current Bun releases). */
   getBufferedAmount?(): number;
@@ -22,6 +23,7 @@ export interface BunServerWebSocket<D = unknown> {
 
 /** A wrapped `ServerWebSocket`; `closing` is true while our own `close()` call is running. */
 export interface BunSocket extends SocketLike {
+  /** True while our own `close()` call is running (Bun's `close` handler may run inside it). */
   readonly closing: boolean;
 }
 

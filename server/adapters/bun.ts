@@ -25,11 +25,13 @@ import {
 } from "./_bun_socket.ts";
 import { chooseProtocol, isUpgradeRequest, upgradeFailed } from "./_upgrade.ts";
 
-export type { BunServerWebSocket } from "./_bun_socket.ts";
+export type { BunServerWebSocket, BunSocket } from "./_bun_socket.ts";
 
 /** The members of Bun's `Server` the adapter uses. */
 export interface BunServer {
+  /** Upgrades the request once the handler returns; `false` if it is not a valid upgrade request. */
   upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
+  /** The peer's address, or `null` (e.g. over a Unix socket). */
   requestIP(request: Request): { address: string } | null;
 }
 
@@ -61,9 +63,13 @@ export interface BunWebSocketSettings {
 
 /** The `websocket` object for `Bun.serve`. */
 export interface BunWebSocketHandler extends BunWebSocketSettings {
+  /** Attaches the wrapped socket to the session and opens it. */
   open(ws: BunServerWebSocket<BunSocketData>): void;
+  /** Hands a complete message to the session. */
   message(ws: BunServerWebSocket<BunSocketData>, message: string | Uint8Array): void;
+  /** Reports the close (a 1009 Bun sent itself is reported as 1009). */
   close(ws: BunServerWebSocket<BunSocketData>, code: number, reason: string): void;
+  /** Reports that Bun's send buffer drained. */
   drain(ws: BunServerWebSocket<BunSocketData>): void;
 }
 
