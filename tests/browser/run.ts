@@ -165,8 +165,8 @@ scenario("offline: the client waits without spinning, and is back as soon as the
     sockets: globalThis.__sockets,
     attempt: globalThis.demo.attempt,
   }));
-  // Hold the network down for longer than the client's longest retry delay:
-  // a spinning client would construct sockets or bump its attempt counter.
+  // Hold the network down for several of the client's early retry delays
+  // (0.5–2 s): a spinning client would construct sockets or bump its attempt counter.
   const spun = await page.waitForFunction(
     (b) => globalThis.__sockets !== b.sockets || globalThis.demo.attempt !== b.attempt,
     before,
