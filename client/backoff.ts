@@ -5,7 +5,15 @@
  * @module
  */
 
-/** Settings of {@linkcode backoffDelay}. */
+/**
+ * Settings of {@linkcode backoffDelay}.
+ *
+ * @example
+ * ```ts
+ * import type { BackoffOptions } from "./backoff.ts";
+ * const options: BackoffOptions = { minDelayMs: 500, maxDelayMs: 10_000, growth: 2 };
+ * ```
+ */
 export interface BackoffOptions {
   /** The floor of every delay. */
   minDelayMs: number;

@@ -18,10 +18,10 @@ import type {
   ClientState,
   DroppedMessage,
   MessageHandler,
+  OutgoingData,
   SendResult,
 } from "./types.ts";
 
-type Data = DroppedMessage["data"];
 type Timer = ReturnType<typeof setTimeout>;
 
 const DEFAULTS = {
@@ -86,7 +86,7 @@ export class SteadyClient extends EventTarget {
   #ws: WebSocket | undefined;
   #sockets = new Set<WebSocket>();
   #handlers = new Map<string, Set<MessageHandler>>();
-  #queue: Data[] = [];
+  #queue: OutgoingData[] = [];
   #state: ClientState = { status: "connecting", attempt: 0 };
   #rtt: number | undefined;
 
@@ -279,7 +279,7 @@ export class SteadyClient extends EventTarget {
    * client.sendRaw(new Uint8Array([1, 2, 3]));
    * ```
    */
-  sendRaw(data: Data): SendResult {
+  sendRaw(data: OutgoingData): SendResult {
     if (this.#closed) return this.#drop(data, "closed");
     const ws = this.#ws;
     if (this.#open && ws?.readyState === 1) {
@@ -648,7 +648,7 @@ export class SteadyClient extends EventTarget {
     this.#emit("state", state);
   }
 
-  #drop(data: Data, reason: DroppedMessage["reason"]): "dropped" {
+  #drop(data: OutgoingData, reason: DroppedMessage["reason"]): "dropped" {
     this.#emit("drop", { data, reason });
     return "dropped";
   }

@@ -8,7 +8,15 @@
 
 import type { ClientEnvironment } from "./types.ts";
 
-/** What to do on each signal. */
+/**
+ * What to do on each signal.
+ *
+ * @example
+ * ```ts
+ * import type { EnvironmentHooks } from "./liveness.ts";
+ * const hooks: EnvironmentHooks = { online() {}, offline() {}, wake() {} };
+ * ```
+ */
 export interface EnvironmentHooks {
   /** The network came back. */
   online(): void;
@@ -18,7 +26,17 @@ export interface EnvironmentHooks {
   wake(): void;
 }
 
-/** A subscription to the environment's signals. */
+/**
+ * A subscription to the environment's signals.
+ *
+ * @example
+ * ```ts
+ * import { watchEnvironment } from "./liveness.ts";
+ * const watch = watchEnvironment({}, { online() {}, offline() {}, wake() {} });
+ * console.log(watch.isOnline()); // true: nothing says otherwise
+ * watch.stop();
+ * ```
+ */
 export interface EnvironmentWatch {
   /** False only while the environment says it is offline. */
   isOnline(): boolean;

@@ -21,6 +21,7 @@
 export { connect, SteadyClient } from "./client.ts";
 export { backoffDelay } from "./backoff.ts";
 export type { BackoffOptions } from "./backoff.ts";
+export type { Envelope, ErrorPayload } from "../protocol.ts";
 export type {
   ClientEnvironment,
   ClientEventMap,
@@ -28,6 +29,7 @@ export type {
   ClientState,
   DroppedMessage,
   MessageHandler,
+  OutgoingData,
   SendResult,
   WebSocketConstructor,
 } from "./types.ts";

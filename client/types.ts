@@ -6,7 +6,16 @@
 
 import type { ErrorPayload } from "../protocol.ts";
 
-/** Where the client hears about the page and the network; defaults to the browser's globals. */
+/**
+ * Where the client hears about the page and the network; defaults to the browser's globals.
+ *
+ * @example
+ * ```ts
+ * import type { ClientEnvironment } from "./types.ts";
+ * // A host with its own network signal and no page.
+ * const env: ClientEnvironment = { window: new EventTarget(), navigator: { onLine: true } };
+ * ```
+ */
 export interface ClientEnvironment {
   /** Fires `online`, `offline` and `pageshow`. Default: `globalThis` when it is an event target. */
   window?: EventTarget;
@@ -16,7 +25,15 @@ export interface ClientEnvironment {
   navigator?: { readonly onLine?: boolean };
 }
 
-/** A constructor of standard WebSockets, as `globalThis.WebSocket`. */
+/**
+ * A constructor of standard WebSockets, as `globalThis.WebSocket`.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketConstructor } from "./types.ts";
+ * const WS: WebSocketConstructor = globalThis.WebSocket;
+ * ```
+ */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
 
 /**
@@ -101,7 +118,26 @@ export type ClientState =
   }
   | { status: "closed"; code: number; reason: string };
 
-/** The outcome of a send: written to the open socket, kept for the next connection, or dropped. */
+/**
+ * A frame as the client sends it: text or binary.
+ *
+ * @example
+ * ```ts
+ * import type { OutgoingData } from "./types.ts";
+ * const frames: OutgoingData[] = ["text", new Uint8Array([1, 2])];
+ * ```
+ */
+export type OutgoingData = string | ArrayBufferLike | ArrayBufferView | Blob;
+
+/**
+ * The outcome of a send: written to the open socket, kept for the next connection, or dropped.
+ *
+ * @example
+ * ```ts
+ * import type { SendResult } from "./types.ts";
+ * const ok = (r: SendResult) => r !== "dropped";
+ * ```
+ */
 export type SendResult = "sent" | "queued" | "dropped";
 
 /**
@@ -115,7 +151,7 @@ export type SendResult = "sent" | "queued" | "dropped";
  */
 export interface DroppedMessage {
   /** The frame as it would have gone out. */
-  data: string | ArrayBufferLike | ArrayBufferView | Blob;
+  data: OutgoingData;
   /** `queue_full`: the offline queue was at its limit; `closed`: the client was closed. */
   reason: "queue_full" | "closed";
 }
@@ -142,5 +178,13 @@ export interface ClientEventMap {
   raw: CustomEvent<string | ArrayBuffer | Blob>;
 }
 
-/** A handler of typed messages: the envelope's payload, and the whole envelope. */
+/**
+ * A handler of typed messages: the envelope's payload, and the whole envelope.
+ *
+ * @example
+ * ```ts
+ * import type { MessageHandler } from "./types.ts";
+ * const onChat: MessageHandler<{ text: string }> = (payload) => console.log(payload.text);
+ * ```
+ */
 export type MessageHandler<P = unknown> = (payload: P, envelope: { type: string; payload?: P }) => void;
