@@ -203,3 +203,28 @@ test("client: close() is permanent and leaves nothing running, in every phase", 
   assert.equal(e.state.status, "closed");
   await e.close();
 });
+
+test("client: an attempt that does not open within connectTimeoutMs is abandoned and retried", async () => {
+  const server = await startServer();
+  // The upgrade request vanishes: the TCP connection is up, the handshake never ends.
+  const proxy = await startFaultProxy({ target: { port: server.port }, mode: { kind: "blackhole" } });
+  const client = connect(`ws://127.0.0.1:${proxy.port}/ws`, {
+    connectTimeoutMs: 150,
+    minDelayMs: 10,
+    maxDelayMs: 20,
+  });
+  let done: Promise<void> | undefined;
+  try {
+    const failed = await waitForState(client, (s) => s.status === "reconnecting", "the attempt to time out");
+    assert.equal(failed.status === "reconnecting" && failed.code, 1006);
+    assert.equal(failed.status === "reconnecting" && failed.reason, "timeout");
+    proxy.setMode({ kind: "pass" });
+    await opened(client);
+    assert.ok(proxy.connections().length >= 2);
+  } finally {
+    done = client.close();
+    await proxy.close();
+    await done;
+    await server.stop();
+  }
+});
