@@ -485,19 +485,28 @@ export class SteadyClient extends EventTarget {
     });
   }
 
+  // partysocket asks this before it dispatches `close`, with the event itself.
+  // The dispatched copy is not to be read: in browsers partysocket re-creates
+  // it as `new CloseEvent("close", event)`, which loses the code and reason of
+  // the closes it synthesizes (connect timeout, errors, our own restarts).
   #decide = (event: CloseEvent): boolean => {
+    const info = this.#describe(event);
+    this.#lastClose = info;
     if (this.#forcing) return true;
     if (this.#closed) return false;
-    const { code, reason } = this.#describe(event);
-    if (this.#o.shouldReconnect(code, reason)) return true;
-    this.#final = { code, reason };
+    if (this.#o.shouldReconnect(info.code, info.reason)) return true;
+    this.#final = info;
     return false;
   };
 
   /** partysocket reports a failed attempt or a socket error as a close with 1000; we report 1006. */
   #describe(event: CloseEvent): { code: number; reason: string } {
     const failed = !this.#forcing && (!this.#open || this.#errored);
-    return { code: failed ? CloseCode.Abnormal : event.code, reason: event.reason ?? "" };
+    const code = typeof event.code === "number" ? event.code : CloseCode.Abnormal;
+    return {
+      code: failed ? CloseCode.Abnormal : code,
+      reason: typeof event.reason === "string" ? event.reason : "",
+    };
   }
 
   #onOpen = (): void => {
@@ -514,15 +523,13 @@ export class SteadyClient extends EventTarget {
     this.#arm();
   };
 
-  #onClose = (event: CloseEvent): void => {
+  #onClose = (): void => {
     if (this.#closed) return;
-    const described = this.#describe(event);
     const wasOpen = this.#open;
     this.#open = false;
     this.#errored = false;
     this.#probeAt = this.#pingAt = this.#pingSentAt = 0;
     if (this.#final) return this.#finish(this.#final.code, this.#final.reason);
-    this.#lastClose = described;
     if (wasOpen && Date.now() - this.#openedAt >= this.#o.minUptimeMs) this.#failures = 0;
     if (!this.#immediate) this.#failures++;
     this.#arm();
