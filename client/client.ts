@@ -108,15 +108,20 @@ export class SteadyClient extends EventTarget {
   #waitAt = 0;
 
   // One timer per client, armed for the earliest of: end of backoff, next
-  // ping, probe deadline, watchdog deadline. Frames only record `#heard`; the
+  // ping, probe deadline, watchdog deadline. A frame only counts itself; the
   // timer re-arms lazily, so receiving costs no timer work.
   #timer: Timer | undefined;
   #due = 0;
+  /** Frames received: one increment per message, no clock read. */
+  #frames = 0;
+  /** When a frame was last known to have arrived: updated from `#frames` when the timer runs. */
   #heard = 0;
+  #heardFrames = 0;
+  /** `#frames` when the pending liveness check began. */
+  #probeFrames = 0;
   #pingAt = 0;
   #pingSentAt = 0;
   #probeAt = 0;
-  #probeSent = 0;
   #reprobed = false;
 
   #done: Promise<void>;
@@ -383,7 +388,7 @@ export class SteadyClient extends EventTarget {
   // --- receiving -----------------------------------------------------------
 
   #onMessage = (event: MessageEvent): void => {
-    this.#heard = Date.now();
+    this.#frames++;
     const data = event.data;
     if (typeof data === "string") {
       let envelope: Envelope | undefined;
@@ -397,7 +402,7 @@ export class SteadyClient extends EventTarget {
           (event.target as WebSocket).send(PONG_FRAME);
         } else if (type === MessageType.Pong) {
           if (this.#pingSentAt) {
-            this.#rtt = this.#heard - this.#pingSentAt;
+            this.#rtt = Date.now() - this.#pingSentAt;
             this.#pingSentAt = 0;
             this.#emit("rtt", this.#rtt);
           }
@@ -514,6 +519,7 @@ export class SteadyClient extends EventTarget {
     const ws = this.#ws!;
     this.#open = true;
     this.#openedAt = this.#heard = Date.now();
+    this.#heardFrames = this.#frames;
     // Queued messages go first, in order, before the application hears `open`.
     const queue = this.#queue;
     this.#queue = [];
@@ -587,9 +593,9 @@ export class SteadyClient extends EventTarget {
   /** A liveness check: a ping, and any frame within `probeTimeoutMs` proves the socket alive. */
   #probe(again = false): void {
     // A check already waiting for its answer covers this one too.
-    if (!this.#open || (this.#probeAt && this.#heard < this.#probeSent && !again)) return;
-    this.#probeSent = Date.now();
-    this.#probeAt = this.#probeSent + this.#o.probeTimeoutMs;
+    if (!this.#open || (this.#probeAt && this.#frames === this.#probeFrames && !again)) return;
+    this.#probeFrames = this.#frames;
+    this.#probeAt = Date.now() + this.#o.probeTimeoutMs;
     this.#reprobed = again;
     this.#ping();
     this.#arm();
@@ -606,7 +612,12 @@ export class SteadyClient extends EventTarget {
       else this.#pause();
     }
     if (this.#open) {
-      if (this.#probeAt && this.#heard >= this.#probeSent) this.#probeAt = 0;
+      if (this.#frames !== this.#heardFrames) {
+        this.#heardFrames = this.#frames;
+        this.#heard = now;
+      }
+      // Any frame since the check began answers it.
+      if (this.#probeAt && this.#frames !== this.#probeFrames) this.#probeAt = 0;
       if (this.#probeAt) {
         if (now >= this.#probeAt) {
           // A deadline that itself fired late gets one more chance: the answer
@@ -634,7 +645,10 @@ export class SteadyClient extends EventTarget {
     if (this.#open) {
       if (this.#probeAt) due = Math.min(due, this.#probeAt);
       if (this.#pingAt) due = Math.min(due, this.#pingAt);
-      if (this.#o.serverTimeoutMs > 0) due = Math.min(due, this.#heard + this.#o.serverTimeoutMs);
+      const timeout = this.#o.serverTimeoutMs;
+      // `#heard` lags behind the newest frame until the timer runs: waking at
+      // least every quarter timeout keeps a verdict within 1.25 timeouts of it.
+      if (timeout > 0) due = Math.min(due, this.#heard + timeout, Date.now() + timeout / 4);
     }
     if (this.#timer !== undefined && due === this.#due) return;
     clearTimeout(this.#timer);
