@@ -180,6 +180,8 @@ scenario("offline: the client waits without spinning, and is back as soon as the
   // A message sent while offline waits in the queue.
   await say(page, "typed while offline");
   assert.equal(await text(page, "#queued"), "1");
+  assert.equal(await text(page, "#state"), "reconnecting (offline)");
+  await page.screenshot({ path: new URL("demo-offline.png", OUTPUT).pathname });
   const t0 = performance.now();
   await context.setOffline(false);
   await waitState(page, "open", 3_000);
