@@ -35,6 +35,7 @@ const DEFAULTS = {
   probeTimeoutMs: 4_000,
   lateTimerMs: 5_000,
   queueLimit: 100,
+  closeTimeoutMs: 3_000,
   shouldReconnect: (code: number, _reason: string): boolean => shouldReconnect(code),
 };
 
@@ -125,6 +126,7 @@ export class SteadyClient extends EventTarget {
   #reprobed = false;
 
   #done: Promise<void>;
+  #ended = false;
   #settled!: () => void;
 
   /**
@@ -315,7 +317,8 @@ export class SteadyClient extends EventTarget {
   /**
    * Closes for good: no timer, listener or socket is left behind, and queued
    * messages are reported as dropped. The promise resolves once every
-   * underlying socket has finished closing.
+   * underlying socket has finished closing, or after `closeTimeoutMs` if one
+   * cannot (its closing handshake is lost in a dead network).
    *
    * @example
    * ```ts ignore
@@ -569,6 +572,12 @@ export class SteadyClient extends EventTarget {
     this.#set({ status: "closed", code, reason });
     for (const data of queue) this.#drop(data, "closed");
     this.#settle();
+    if (this.#sockets.size > 0) {
+      this.#timer = setTimeout(() => {
+        this.#sockets.clear();
+        this.#settle();
+      }, this.#o.closeTimeoutMs);
+    }
   }
 
   #abort = (): void => {
@@ -576,8 +585,11 @@ export class SteadyClient extends EventTarget {
   };
 
   #settle(): void {
+    if (!this.#closed || this.#sockets.size > 0 || this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#timer);
     // One macrotask more lets partysocket's zero-delay timer, if pending, run out.
-    if (this.#closed && this.#sockets.size === 0) setTimeout(this.#settled, 0);
+    setTimeout(this.#settled, 0);
   }
 
   // --- heartbeat, watchdog, liveness ----------------------------------------

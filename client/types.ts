@@ -69,6 +69,8 @@ export interface ClientOptions {
   lateTimerMs?: number;
   /** Messages kept while not connected; beyond it `send` drops and says so. Default 100. */
   queueLimit?: number;
+  /** How long `close()` waits for sockets whose closing handshake cannot finish (a dead network). Default 3 000. */
+  closeTimeoutMs?: number;
   /** Decides whether a close is retried. Default: `shouldReconnect(code)` of the protocol. */
   shouldReconnect?: (code: number, reason: string) => boolean;
   /** Subprotocols offered to the server. */

@@ -228,3 +228,26 @@ test("client: an attempt that does not open within connectTimeoutMs is abandoned
     await server.stop();
   }
 });
+
+test(
+  "client: close() resolves after closeTimeoutMs when a closing handshake is lost in a dead network",
+  async () => {
+    const server = await startServer({ endpoint: { heartbeat: false } });
+    const proxy = await startFaultProxy({ target: { port: server.port } });
+    const client = connect(`ws://127.0.0.1:${proxy.port}/ws`, { closeTimeoutMs: 100 });
+    try {
+      await opened(client);
+      proxy.setMode({ kind: "blackhole" }, { applyToOpen: true });
+      let resolved = false;
+      const done = client.close().then(() => resolved = true);
+      await until(() => resolved, "close() to resolve without the server's close frame", 2_000);
+      await done;
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+  },
+  // The runtime's socket stays in its closing handshake until the proxy drops it,
+  // which is after the assertion; Deno's resource sanitizer would count it.
+  { sanitize: false },
+);
