@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
+import { WebSocket as ReconnectingWebSocket } from "partysocket";
 import { connect } from "../../client/mod.ts";
 import type { DroppedMessage } from "../../client/mod.ts";
 import type { ErrorPayload } from "../../protocol.ts";
@@ -145,6 +146,44 @@ test("client: reconnect() during a backoff wait cuts the wait short", async () =
     client.reconnect();
     await opened(client);
   } finally {
+    await client.close();
+    await server.stop();
+  }
+});
+
+test("client: messages reach handlers without partysocket's per-message event copy", async () => {
+  const server = await startServer();
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  const Original = g.MessageEvent;
+  let copies = 0;
+  // partysocket copies each message event with `new MessageEvent(type, event)`
+  // at dispatch: count those constructions while messages flow.
+  g.MessageEvent = class extends Original {
+    constructor(type: string, init?: MessageEventInit) {
+      super(type, init);
+      copies++;
+    }
+  };
+  const client = connect(server.url, { pingIntervalMs: 0 });
+  const control = new ReconnectingWebSocket(server.url, null, { maxRetries: 0 });
+  const controlOpen = nextEvent(control, "open", "partysocket to open");
+  try {
+    await opened(client);
+    let got = 0;
+    client.on("echo", () => got++);
+    for (let i = 0; i < 50; i++) client.send("echo", i);
+    await until(() => got === 50, "50 echoes");
+    assert.equal(copies, 0, `expected no copied message events, counted ${copies}`);
+    // The control: partysocket on its own does copy.
+    await controlOpen;
+    const echoed = nextEvent(control, "message", "partysocket's echo");
+    control.send('{"type":"echo"}');
+    await echoed;
+    assert.ok(copies > 0, "expected partysocket alone to copy the message event");
+  } finally {
+    g.MessageEvent = Original;
+    control.close();
     await client.close();
     await server.stop();
   }
