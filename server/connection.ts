@@ -14,7 +14,16 @@ import type { Connection, Session, SocketLike } from "./types.ts";
 import type { ConnectionHub } from "./hub.ts";
 import type { StatsCounter } from "./stats.ts";
 
-/** Outcome of {@linkcode ServerConnection.write}. */
+/**
+ * Outcome of {@linkcode ServerConnection.write}.
+ *
+ * @example
+ * ```ts
+ * import { Write } from "./connection.ts";
+ * const outcome: number = Write.Slow;
+ * if (outcome !== Write.Delivered) console.log("not handed to the socket");
+ * ```
+ */
 export const Write = {
   /** Handed to the socket. */
   Delivered: 0,
@@ -26,7 +35,18 @@ export const Write = {
   Failed: 3,
 } as const;
 
-/** Lifecycle state of a connection. */
+/**
+ * Lifecycle state of a connection: Pending → Open → (Closing →) Done. Done is
+ * final; every cleanup path first checks for it, which is what makes cleanup
+ * run once.
+ *
+ * @example
+ * ```ts
+ * import { State } from "./connection.ts";
+ * const state: number = State.Open;
+ * console.log(state === State.Done); // false
+ * ```
+ */
 export const State = {
   /** Admitted, not yet open. */
   Pending: 0,
@@ -38,7 +58,17 @@ export const State = {
   Done: 3,
 } as const;
 
-/** What a connection needs from its endpoint; implemented by the lifecycle. */
+/**
+ * What a connection needs from its endpoint; implemented by the lifecycle.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionHost } from "./connection.ts";
+ * function slowConsumerBound(host: ConnectionHost): number {
+ *   return host.maxBufferedBytes;
+ * }
+ * ```
+ */
 export interface ConnectionHost {
   readonly stats: StatsCounter;
   readonly maxBufferedBytes: number;

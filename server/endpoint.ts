@@ -33,12 +33,20 @@ import { prometheusText } from "./stats.ts";
  * `capacity_per_address` (503), and for `authenticate`: `auth_401` (falsy
  * result), `auth_<status>` (an `UpgradeRefused`), `auth_error` (500, any
  * other throw).
+ *
+ * @example
+ * ```ts
+ * import { createEndpoint, type RefusalReason } from "./endpoint.ts";
+ * const endpoint = createEndpoint({});
+ * const reason: RefusalReason = "origin";
+ * console.log(endpoint.stats().upgradesRefused[reason] ?? 0);
+ * ```
  */
 export type RefusalReason = string;
 
 /**
- * The endpoint behind {@linkcode createEndpoint}. Use the function; the class
- * is exported for `instanceof` checks and for adapters' tests.
+ * The endpoint behind {@linkcode createEndpoint}; not part of the public
+ * entry (use the function and the {@linkcode Endpoint} type).
  *
  * @example
  * ```ts
@@ -124,8 +132,9 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
     let data: T = undefined as T;
     const authenticate = this.#options.authenticate;
     if (authenticate !== undefined) {
+      let result: T | undefined | null | false;
       try {
-        data = await authenticate.call(this.#options, request, info);
+        result = await authenticate.call(this.#options, request, info);
       } catch (error) {
         life.unreserve(address);
         if (error instanceof UpgradeRefused) {
@@ -134,10 +143,11 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
         life.logger.error("authenticate failed", errorFields(error));
         return this.#refuse("auth_error", 500, "authentication failed on the server");
       }
-      if (!data) {
+      if (!result) {
         life.unreserve(address);
         return this.#refuse("auth_401", 401, "authentication required");
       }
+      data = result;
     }
     if (life.shuttingDown) {
       life.unreserve(address);
@@ -217,6 +227,23 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
  * });
  * ```
  */
-export function createEndpoint<T = unknown>(options: EndpointOptions<T> = {}): SteadyEndpoint<T> {
+export function createEndpoint<T = unknown>(options: EndpointOptions<T> = {}): Endpoint<T> {
   return new SteadyEndpoint(options);
+}
+
+/**
+ * The lifecycle behind an endpoint made by {@linkcode createEndpoint}, for
+ * the core's own tests and diagnostics (reservations, heartbeat state).
+ *
+ * @example
+ * ```ts
+ * import { createEndpoint, lifecycleOf } from "./endpoint.ts";
+ * lifecycleOf(createEndpoint({})).active; // 0
+ * ```
+ */
+export function lifecycleOf<T>(endpoint: Endpoint<T>): Lifecycle<T> {
+  if (!(endpoint instanceof SteadyEndpoint)) {
+    throw new TypeError("expected an endpoint made by createEndpoint");
+  }
+  return endpoint.lifecycle;
 }

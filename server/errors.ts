@@ -26,6 +26,8 @@ export class ClientError extends Error {
   readonly code: string | undefined;
 
   /**
+   * Makes a client-facing error.
+   *
    * @param message Sent to the peer as `payload.message`.
    * @param code Sent to the peer as `payload.code` when given.
    */
@@ -58,6 +60,8 @@ export class UpgradeRefused extends Error {
   readonly status: number;
 
   /**
+   * Makes a refusal with a status and a message.
+   *
    * @param status HTTP status to answer with; anything outside 400–599 is answered as 403.
    * @param message Plain-text body of the refusal.
    */

@@ -6,7 +6,15 @@
 
 import type { Clock, HeartbeatOptions } from "./types.ts";
 
-/** The two fields the heartbeat reads on each connection. */
+/**
+ * The two fields the heartbeat reads on each connection.
+ *
+ * @example
+ * ```ts
+ * import type { Beating } from "./heartbeat.ts";
+ * const fresh: Beating = { lastSeen: Date.now(), pingSentAt: 0 };
+ * ```
+ */
 export interface Beating {
   /** Time of the last complete frame received. */
   lastSeen: number;
@@ -14,7 +22,21 @@ export interface Beating {
   pingSentAt: number;
 }
 
-/** What the heartbeat drives: implemented by the endpoint's lifecycle. */
+/**
+ * What the heartbeat drives: implemented by the endpoint's lifecycle.
+ *
+ * @example
+ * ```ts
+ * import type { Beating, HeartbeatTarget } from "./heartbeat.ts";
+ * const conns: Beating[] = [];
+ * const target: HeartbeatTarget<Beating> = {
+ *   tick() {},
+ *   connections: () => conns,
+ *   ping(conn, now) { conn.pingSentAt = now; },
+ *   expire(conn) { conns.splice(conns.indexOf(conn), 1); },
+ * };
+ * ```
+ */
 export interface HeartbeatTarget<C extends Beating> {
   /** Called first on every sweep with the clock's time (the lifecycle keeps it as its coarse clock). */
   tick(now: number): void;

@@ -7,7 +7,16 @@
 import type { BroadcastResult, Connection, Hub } from "./types.ts";
 import { type ServerConnection, State, Write } from "./connection.ts";
 
-/** Whom a broadcast skips. */
+/**
+ * Whom a broadcast skips: one connection, or any iterable of them.
+ *
+ * @example
+ * ```ts
+ * import type { Except } from "./hub.ts";
+ * import type { Connection } from "./types.ts";
+ * const skip = (sender: Connection, others: Connection[]): Except<unknown> => [sender, ...others];
+ * ```
+ */
 export type Except<T> = Connection<T> | Iterable<Connection<T>>;
 
 interface Room<T> {

@@ -53,7 +53,15 @@ export function textTooBig(text: string, limit: number): boolean {
   return utf8Length(text) > limit;
 }
 
-/** The fields a token bucket keeps on its owner (a connection), so no extra object is allocated. */
+/**
+ * The fields a token bucket keeps on its owner (a connection), so no extra object is allocated.
+ *
+ * @example
+ * ```ts
+ * import type { Bucket } from "./limits.ts";
+ * const full: Bucket = { tokens: 400, refilledAt: Date.now() };
+ * ```
+ */
 export interface Bucket {
   /** Tokens left; may be fractional. */
   tokens: number;

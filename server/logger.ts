@@ -6,7 +6,16 @@
 
 import type { Logger } from "./types.ts";
 
-/** Logger levels, quietest last. */
+/**
+ * Logger levels, quietest last.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger, type LogLevel } from "./logger.ts";
+ * const level: LogLevel = "warn";
+ * const log = consoleLogger(level);
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };

@@ -18,14 +18,15 @@
  *
  * @module
  */
-export { createEndpoint, SteadyEndpoint } from "./endpoint.ts";
+export { createEndpoint } from "./endpoint.ts";
 export type { RefusalReason } from "./endpoint.ts";
 export { ClientError, UpgradeRefused } from "./errors.ts";
 export { closeLogLevel, consoleLogger, silentLogger } from "./logger.ts";
 export type { LogLevel } from "./logger.ts";
 export { systemClock } from "./clock.ts";
-export { DEFAULTS, defaultSweepMs, resolveSettings } from "./settings.ts";
-export { ServerConnection } from "./connection.ts";
-export { ConnectionHub } from "./hub.ts";
+export { DEFAULTS } from "./settings.ts";
+export type { Defaults } from "./settings.ts";
 export { prometheusText } from "./stats.ts";
+export { CloseCode } from "../protocol.ts";
+export type { Envelope, ErrorPayload } from "../protocol.ts";
 export * from "./types.ts";

@@ -6,8 +6,47 @@
 
 import type { EndpointOptions, HeartbeatOptions, RateLimitOptions, Settings } from "./types.ts";
 
-/** Default limits and timings of {@linkcode resolveSettings}. */
-export const DEFAULTS = Object.freeze({
+/**
+ * The default limits and timings, by name.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS, type Defaults } from "./settings.ts";
+ * const d: Defaults = DEFAULTS;
+ * console.log(d.pingAfterMs); // 25000
+ * ```
+ */
+export interface Defaults {
+  /** Open connections in all. */
+  readonly maxConnections: number;
+  /** Open connections per remote address. */
+  readonly maxConnectionsPerAddress: number;
+  /** Largest inbound message in bytes. */
+  readonly maxMessageBytes: number;
+  /** Buffered bytes above which a peer is a slow consumer. */
+  readonly maxBufferedBytes: number;
+  /** Sustained messages per second per connection. */
+  readonly ratePerSecond: number;
+  /** Messages per connection in a burst. */
+  readonly rateBurst: number;
+  /** Silence before a heartbeat ping, in ms. */
+  readonly pingAfterMs: number;
+  /** Further silence before the 4000 close, in ms. */
+  readonly timeoutMs: number;
+  /** How long shutdown waits for close handshakes, in ms. */
+  readonly shutdownDeadlineMs: number;
+}
+
+/**
+ * Default limits and timings of {@linkcode resolveSettings}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from "./settings.ts";
+ * DEFAULTS.maxMessageBytes; // 1048576
+ * ```
+ */
+export const DEFAULTS: Defaults = Object.freeze({
   /** Open connections in all: 10 000. */
   maxConnections: 10_000,
   /** Open connections per remote address: 256. */

@@ -24,17 +24,25 @@ export const ReadyState = {
  * standard API) means "handed to the socket".
  */
 export interface SocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Bytes queued for the peer and not yet written to the network; 0 where the runtime cannot tell. */
   readonly bufferedAmount: number;
+  /** Queues a frame; may throw (Deno while connecting) and may return Bun's -1/0/n. */
   send(data: string | Uint8Array | ArrayBuffer): void | number;
+  /** Starts the closing handshake; may throw for an invalid code or reason. */
   close(code?: number, reason?: string): void;
 }
 
 /** A levelled logger; `fields` never contains message payloads unless `logPayloads` is set. */
 export interface Logger {
+  /** Routine events: opens, normal disconnects, refused upgrades. */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** Endpoint-level events: shutdown started and finished. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Unusual but expected: policy closes, socket errors, heartbeat timeouts, slow consumers. */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Faults: a handler threw, a send failed unexpectedly; `fields.stack` holds the stack. */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -42,7 +50,9 @@ export interface Logger {
 export interface Clock {
   /** Milliseconds, monotonic enough for intervals. */
   now(): number;
+  /** Runs `fn` every `ms` milliseconds until cleared; returns a handle for `clearInterval`. */
   setInterval(fn: () => void, ms: number): unknown;
+  /** Stops an interval made by `setInterval`. */
   clearInterval(handle: unknown): void;
 }
 
@@ -54,7 +64,9 @@ export interface RequestInfo {
 
 /** How a connection ended, as given to the `close` handler. */
 export interface CloseInfo {
+  /** The close code: the peer's, or the one our side sent (1006 when the socket failed without one). */
   code: number;
+  /** The close reason, possibly empty. */
   reason: string;
   /** Who ended it: the peer, or our side (limits, heartbeat, shutdown, handler error, `close()`). */
   initiator: "peer" | "server";
@@ -169,7 +181,10 @@ export interface EndpointOptions<T> extends Handlers<T> {
    * Decides on the request before the upgrade; the result becomes `conn.data`.
    * A falsy result answers 401; throw `UpgradeRefused` for another status; any other throw answers 500.
    */
-  authenticate?(request: Request, info: RequestInfo): T | Promise<T>;
+  authenticate?(
+    request: Request,
+    info: RequestInfo,
+  ): T | undefined | null | false | Promise<T | undefined | null | false>;
   /** Open connections in all; more get 503. Default 10 000. */
   maxConnections?: number;
   /** Open connections per remote address; more get 503. Default 256. */
@@ -220,37 +235,61 @@ export interface Endpoint<T = unknown> {
 
 /** Options with every default filled in. */
 export interface Settings {
+  /** See {@linkcode EndpointOptions.maxConnections}. */
   maxConnections: number;
+  /** See {@linkcode EndpointOptions.maxConnectionsPerAddress}. */
   maxConnectionsPerAddress: number;
+  /** See {@linkcode EndpointOptions.maxMessageBytes}. */
   maxMessageBytes: number;
+  /** See {@linkcode EndpointOptions.maxBufferedBytes}. */
   maxBufferedBytes: number;
+  /** See {@linkcode EndpointOptions.rateLimit}. */
   rateLimit: Required<RateLimitOptions> | false;
+  /** See {@linkcode EndpointOptions.heartbeat}; `sweepMs` computed when not given. */
   heartbeat: Required<HeartbeatOptions> | false;
+  /** See {@linkcode EndpointOptions.invalidJson}. */
   invalidJson: "error" | "close";
+  /** See {@linkcode EndpointOptions.onHandlerError}. */
   onHandlerError: "continue" | "close";
 }
 
 /** Counters of one endpoint. */
 export interface EndpointStats {
+  /** Connections open now. */
   open: number;
+  /** Connections opened since the endpoint was created. */
   opened: number;
+  /** Connections closed since the endpoint was created. */
   closed: number;
+  /** Closed connections by close code (keys are the codes as strings). */
   closedByCode: Record<string, number>;
+  /** Socket errors reported by the runtime. */
   errors: number;
+  /** Handler throws and rejections other than `ClientError`. */
   handlerErrors: number;
+  /** Frames received (text and binary, pings included). */
   messagesIn: number;
+  /** Frames handed to a socket (pings, pongs and error envelopes included). */
   messagesOut: number;
+  /** Inbound size: binary bytes plus text length in UTF-16 units (bytes for ASCII). */
   bytesIn: number;
+  /** Sends not handed to a socket: peer closed, slow or failing. */
   sendsDropped: number;
+  /** Heartbeat pings sent. */
   pingsSent: number;
+  /** Connections closed with 4000 by the heartbeat. */
   heartbeatTimeouts: number;
+  /** Connections closed with 1013 as slow consumers. */
   slowConsumers: number;
+  /** Refused upgrades by reason (`not_upgrade`, `shutdown`, `origin`, `capacity`, `capacity_per_address`, `auth_<status>`, `auth_error`). */
   upgradesRefused: Record<string, number>;
 }
 
 /** What a broadcast did. */
 export interface BroadcastResult {
+  /** Frames handed to a socket. */
   delivered: number;
+  /** Recipients skipped because they were closed, slow or failing (each is then closed and removed). */
   dropped: number;
 }
 

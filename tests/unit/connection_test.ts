@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
+import { lifecycleOf } from "../../server/endpoint.ts";
 import { createEndpoint } from "../../server/mod.ts";
 import { safeClose } from "../../server/connection.ts";
 import type { CloseInfo, EndpointOptions } from "../../server/types.ts";
@@ -159,5 +160,5 @@ test("the session ignores events after cleanup and attach after the end closes t
   assert.equal(late.closes.length, 1);
   assert.equal(closes.length, 0, "close handler only for opened connections");
   assert.equal(ep.stats().opened, 0);
-  assert.equal(ep.lifecycle.active, 0);
+  assert.equal(lifecycleOf(ep).active, 0);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
+import { lifecycleOf } from "../../server/endpoint.ts";
 import { createEndpoint, UpgradeRefused } from "../../server/mod.ts";
 import type { EndpointOptions } from "../../server/types.ts";
 import { ManualClock, MemoryLogger, openFake, upgradeRequest } from "./_fake_socket.ts";
@@ -26,8 +27,8 @@ async function refused<T>(
 
 function nothingRegistered<T>(ep: ReturnType<typeof endpoint<T>>["ep"]): void {
   assert.equal(ep.hub.size, 0);
-  assert.equal(ep.lifecycle.active, 0);
-  assert.equal(ep.lifecycle.perAddress.size, 0);
+  assert.equal(lifecycleOf(ep).active, 0);
+  assert.equal(lifecycleOf(ep).perAddress.size, 0);
   assert.equal(ep.stats().opened, 0);
 }
 
@@ -135,8 +136,8 @@ test("guard 503: capacity in all and per address; slots come back when connectio
   pending.session.abandon();
   a2.conn.close();
   b1.session.errored(new Error("reset"));
-  assert.equal(ep.lifecycle.active, 0);
-  assert.equal(ep.lifecycle.perAddress.size, 0);
+  assert.equal(lifecycleOf(ep).active, 0);
+  assert.equal(lifecycleOf(ep).perAddress.size, 0);
   const again = await openFake(ep, { remoteAddress: "10.0.0.1" });
   assert.equal(ep.hub.size, 1);
   again.conn.close();
@@ -148,7 +149,7 @@ test("guard 401/403/500: authenticate refusals answer plainly and leave nothing 
     maxConnectionsPerAddress: 1,
     async authenticate(request) {
       await Promise.resolve();
-      if (mode === "none") return undefined as unknown as { user: string };
+      if (mode === "none") return undefined;
       if (mode === "forbid") throw new UpgradeRefused(403, 'account "x" suspended');
       if (mode === "bug") throw new TypeError("database down");
       return { user: new URL(request.url).searchParams.get("u") ?? "?" };

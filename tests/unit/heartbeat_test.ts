@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { createEndpoint, defaultSweepMs } from "../../server/mod.ts";
+import { lifecycleOf } from "../../server/endpoint.ts";
+import { createEndpoint } from "../../server/mod.ts";
+import { defaultSweepMs } from "../../server/settings.ts";
 import type { CloseInfo, EndpointOptions } from "../../server/types.ts";
 import { ManualClock, MemoryLogger, openFake } from "./_fake_socket.ts";
 
@@ -34,7 +36,7 @@ test("heartbeat: a silent peer gets one ping, then is closed 4000 and cleaned up
   assert.deepEqual(closes, [{ code: 4000, reason: "heartbeat timeout", initiator: "server" }]);
   assert.deepEqual(socket.closes, [{ code: 4000, reason: "heartbeat timeout" }]);
   assert.equal(ep.hub.size, 0);
-  assert.equal(ep.lifecycle.perAddress.size, 0);
+  assert.equal(lifecycleOf(ep).perAddress.size, 0);
   // A dead peer's close event, if it ever comes, is ignored.
   session.closed(1006, "");
   assert.equal(closes.length, 1);
@@ -87,7 +89,7 @@ test("heartbeat: a pong answers the ping, records the round trip, and keeps the 
 test("heartbeat: one shared timer for many connections, none per message, none when empty", async () => {
   const { ep, clock } = endpoint();
   assert.equal(clock.timers.size, 0, "no timer before the first connection");
-  assert.equal(ep.lifecycle.heartbeatRunning, false);
+  assert.equal(lifecycleOf(ep).heartbeatRunning, false);
   const peers = [];
   for (let i = 0; i < 50; i++) peers.push(await openFake(ep));
   for (const p of peers) for (let i = 0; i < 10; i++) p.session.received('{"type":"x"}');
@@ -96,7 +98,7 @@ test("heartbeat: one shared timer for many connections, none per message, none w
   assert.equal(clock.timers.size, 1);
   peers[49].conn.close();
   assert.equal(clock.timers.size, 0, "the sweep stops with the last connection");
-  assert.equal(ep.lifecycle.heartbeatRunning, false);
+  assert.equal(lifecycleOf(ep).heartbeatRunning, false);
   const again = await openFake(ep);
   assert.equal(clock.timers.size, 1, "and starts again with the next");
   again.session.errored(new Error("x"));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
+import { lifecycleOf } from "../../server/endpoint.ts";
 import { ClientError, createEndpoint } from "../../server/mod.ts";
 import type { CloseInfo, Connection, EndpointOptions } from "../../server/types.ts";
 import { flush, ManualClock, MemoryLogger, openFake, upgradeRequest } from "./_fake_socket.ts";
@@ -22,8 +23,8 @@ function endpoint(options: EndpointOptions<unknown> = {}) {
 
 function released(ep: ReturnType<typeof endpoint>["ep"]): void {
   assert.equal(ep.hub.size, 0);
-  assert.equal(ep.lifecycle.active, 0);
-  assert.equal(ep.lifecycle.perAddress.size, 0);
+  assert.equal(lifecycleOf(ep).active, 0);
+  assert.equal(lifecycleOf(ep).perAddress.size, 0);
   assert.equal(ep.stats().open, 0);
 }
 

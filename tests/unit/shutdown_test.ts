@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
+import { lifecycleOf } from "../../server/endpoint.ts";
 import { createEndpoint } from "../../server/mod.ts";
 import type { CloseInfo } from "../../server/types.ts";
 import { FakeSocket, ManualClock, MemoryLogger, openFake, upgradeRequest } from "./_fake_socket.ts";
@@ -55,7 +56,7 @@ test("shutdown: 1001 to everyone, 503 to newcomers, waits for handshakes, drops 
   peers[2].session.closed(1006, "");
   assert.equal(closes.length, 3, "the dropped peer's late close event is ignored");
   assert.equal(ep.hub.size, 0);
-  assert.equal(ep.lifecycle.active, 0);
+  assert.equal(lifecycleOf(ep).active, 0);
   assert.equal(clock.timers.size, 0, "no timer left behind");
   assert.deepEqual(ep.stats().closedByCode, { "1001": 3 });
 });
