@@ -29,7 +29,7 @@ export const Write = {
   Delivered: 0,
   /** The socket is not open (closing, closed, or the connection already ended). */
   Gone: 1,
-  /** The peer reads too slowly: buffered bytes above the bound, or the runtime reported backpressure. */
+  /** The peer reads too slowly: buffered bytes above the bound, or the runtime dropped the frame (Bun's 0). */
   Slow: 2,
   /** The socket threw. */
   Failed: 3,
@@ -223,8 +223,12 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
       host.sendThrew(this, error);
       return Write.Failed;
     }
-    // Bun: bytes written (> 0), -1 queued under backpressure, 0 dropped.
-    if (typeof result === "number" && result <= 0) {
+    // Bun: bytes written (> 0); -1 queued under backpressure, which is what a
+    // Deno send always is (the frame will go out; the bound above limits the
+    // queue); 0 dropped because the queue is past Bun's backpressureLimit:
+    // a slow consumer. Closing on -1 would close healthy peers on any burst
+    // larger than the kernel's socket buffer.
+    if (result === 0) {
       host.stats.sendsDropped++;
       return Write.Slow;
     }

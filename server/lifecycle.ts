@@ -283,15 +283,15 @@ export class Lifecycle<T> implements ConnectionHost {
     const state = conn.state;
     if (state === State.Done) return;
     this.stats.errors++;
-    this.logger.warn(state === State.Pending ? "upgrade failed" : "socket error", {
-      id: conn.id,
-      ...errorFields(error),
-    });
     if (state === State.Pending) {
+      this.logger.warn("upgrade failed", { id: conn.id, ...errorFields(error) });
       this.#release(conn);
       safeClose(conn.socket);
       return;
     }
+    // On Deno an `error` event is how a peer that vanished shows up (then a
+    // 1006 close): routine, so debug; the count is in `stats().errors`.
+    this.logger.debug("socket error", { id: conn.id, ...errorFields(error) });
     this.#callErrorHandler(conn, error);
     if (conn.state === State.Done) return; // the error handler closed it
     // Deno may fire `error` and never `close`: clean up now, ignore a later close.

@@ -20,8 +20,10 @@ export const ReadyState = {
  * The few members of the standard `WebSocket` that the core uses.
  *
  * `send` may return a number (Bun): a positive number is bytes written,
- * `-1` is "queued under backpressure" and `0` is "dropped". `void` (Deno, the
- * standard API) means "handed to the socket".
+ * `-1` is "queued under backpressure" (handed to the socket, like a Deno
+ * send that grows `bufferedAmount`) and `0` is "dropped" (the peer is a slow
+ * consumer, or gone). `void` (Deno, the standard API) means "handed to the
+ * socket".
  */
 export interface SocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
