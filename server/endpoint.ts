@@ -22,7 +22,7 @@ import { ServerConnection } from "./connection.ts";
 import { UpgradeRefused } from "./errors.ts";
 import { notAnUpgrade, originAllowed, refusal } from "./guards.ts";
 import { Lifecycle } from "./lifecycle.ts";
-import { consoleLogger, errorFields } from "./logger.ts";
+import { consoleLogger, errorFields, guardLogger } from "./logger.ts";
 import { DEFAULTS, resolveSettings } from "./settings.ts";
 import { prometheusText } from "./stats.ts";
 
@@ -71,7 +71,7 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
       options,
       this.settings,
       options.clock ?? systemClock,
-      options.logger ?? consoleLogger("info"),
+      options.logger === undefined ? consoleLogger("info") : guardLogger(options.logger),
     );
   }
 

@@ -115,3 +115,35 @@ export function errorFields(error: unknown): { error: string; stack?: string } {
   }
   return { error: text };
 }
+
+/**
+ * Wraps a logger so that a throwing logger method cannot break the endpoint:
+ * a log call sits on cleanup and error paths, where a throw would skip the
+ * rest of the cleanup or escape into the runtime's event loop.
+ *
+ * @example
+ * ```ts
+ * import { guardLogger } from "./logger.ts";
+ * const log = guardLogger({
+ *   debug() {},
+ *   info() {},
+ *   warn() {},
+ *   error() {
+ *     throw new Error("disk full");
+ *   },
+ * });
+ * log.error("handler failed"); // no throw
+ * ```
+ */
+export function guardLogger(logger: Logger): Logger {
+  const guard =
+    (method: "debug" | "info" | "warn" | "error") =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      try {
+        logger[method](message, fields);
+      } catch {
+        // A logger that cannot log has nowhere to report that; dropping the entry is all that is left.
+      }
+    };
+  return { debug: guard("debug"), info: guard("info"), warn: guard("warn"), error: guard("error") };
+}

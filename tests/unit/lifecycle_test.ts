@@ -424,3 +424,26 @@ test("cleanup once: a runtime that fires its close event inside close() (Bun) on
   released(ep);
   assert.equal(clock.timers.size, 0);
 });
+
+test("a logger that throws cannot break cleanup or escape into the runtime", async () => {
+  let closed = 0;
+  const throwing = () => {
+    throw new Error("logger broken");
+  };
+  const ep = createEndpoint({
+    clock: new ManualClock(),
+    heartbeat: false,
+    logger: { debug: throwing, info: throwing, warn: throwing, error: throwing },
+    message() {
+      throw new Error("handler bug");
+    },
+    close: () => void closed++,
+  });
+  const { session } = await openFake(ep, { remoteAddress: "5.5.5.5" });
+  session.received('{"type":"x"}');
+  session.errored(new Error("reset"));
+  assert.equal(closed, 1);
+  assert.equal(ep.hub.size, 0);
+  assert.equal(lifecycleOf(ep).perAddress.size, 0);
+  assert.equal((await ep.shutdown()).connections, 0);
+});
