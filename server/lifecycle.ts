@@ -6,8 +6,7 @@
  * @module
  */
 
-import { errorFrame, PING_FRAME, PONG_FRAME } from "../protocol.ts";
-import type { Envelope } from "../protocol.ts";
+import { CloseCode, decode, type Envelope, errorFrame, PING_FRAME, PONG_FRAME } from "../protocol.ts";
 import type { Clock, EndpointOptions, Handlers, Logger, Settings, SocketLike } from "./types.ts";
 import { type ConnectionHost, safeClose, type ServerConnection, State, Write } from "./connection.ts";
 import { ClientError } from "./errors.ts";
@@ -17,9 +16,8 @@ import { takeToken, textTooBig } from "./limits.ts";
 import { closeLogLevel, errorFields } from "./logger.ts";
 import { Drain } from "./shutdown.ts";
 import { StatsCounter } from "./stats.ts";
-import { decode } from "../protocol.ts";
 
-const GOING_AWAY = 1001;
+const GOING_AWAY = CloseCode.GoingAway;
 
 /**
  * The per-endpoint state behind every connection: hub, stats, reservations,
@@ -94,7 +92,7 @@ export class Lifecycle<T> implements ConnectionHost {
         expire: (conn) => {
           if (conn.state !== State.Open) return;
           this.stats.heartbeatTimeouts++;
-          this.end(conn, 4000, "heartbeat timeout");
+          this.end(conn, CloseCode.HeartbeatTimeout, "heartbeat timeout");
         },
       });
     }
@@ -183,11 +181,11 @@ export class Lifecycle<T> implements ConnectionHost {
     }
     stats.bytesIn += data.length;
     if (textTooBig(data, this.#maxMessageBytes)) {
-      this.end(conn, 1009, "message too big");
+      this.end(conn, CloseCode.MessageTooBig, "message too big");
       return;
     }
     if (this.#rateBurst !== 0 && !takeToken(conn, this.#ratePerSecond, this.#rateBurst, this.clock)) {
-      this.end(conn, 1008, "message rate exceeded");
+      this.end(conn, CloseCode.PolicyViolation, "message rate exceeded");
       return;
     }
     let value: Envelope;
@@ -230,16 +228,16 @@ export class Lifecycle<T> implements ConnectionHost {
     const size = data.byteLength;
     this.stats.bytesIn += size;
     if (size > this.#maxMessageBytes) {
-      this.end(conn, 1009, "message too big");
+      this.end(conn, CloseCode.MessageTooBig, "message too big");
       return;
     }
     if (this.#rateBurst !== 0 && !takeToken(conn, this.#ratePerSecond, this.#rateBurst, this.clock)) {
-      this.end(conn, 1008, "message rate exceeded");
+      this.end(conn, CloseCode.PolicyViolation, "message rate exceeded");
       return;
     }
     const binary = this.#handlers.binary;
     if (binary === undefined) {
-      this.end(conn, 1003, "binary frames are not accepted");
+      this.end(conn, CloseCode.UnsupportedData, "binary frames are not accepted");
       return;
     }
     try {
@@ -255,7 +253,7 @@ export class Lifecycle<T> implements ConnectionHost {
 
   #invalid(conn: ServerConnection<T>, data: string): void {
     if (this.#closeOnInvalid) {
-      this.end(conn, 1003, "expected a JSON envelope");
+      this.end(conn, CloseCode.UnsupportedData, "expected a JSON envelope");
       return;
     }
     const result = decode(data);
@@ -295,7 +293,7 @@ export class Lifecycle<T> implements ConnectionHost {
     this.#callErrorHandler(conn, error);
     if (conn.state === State.Done) return; // the error handler closed it
     // Deno may fire `error` and never `close`: clean up now, ignore a later close.
-    this.#finish(conn, 1006, "socket error", "peer");
+    this.#finish(conn, CloseCode.Abnormal, "socket error", "peer");
     const socket = conn.socket;
     if (socket !== undefined && socket.readyState < 2) safeClose(socket);
   }
@@ -329,12 +327,12 @@ export class Lifecycle<T> implements ConnectionHost {
     if (conn.state !== State.Open) return;
     if (outcome === Write.Slow) {
       this.stats.slowConsumers++;
-      this.end(conn, 1013, "slow consumer");
+      this.end(conn, CloseCode.TryAgainLater, "slow consumer");
     } else if (outcome === Write.Failed) {
-      this.end(conn, 1011, "send failed");
+      this.end(conn, CloseCode.InternalError, "send failed");
     } else {
       // The socket closed before its close event reached us.
-      this.#finish(conn, 1006, "connection lost", "peer");
+      this.#finish(conn, CloseCode.Abnormal, "connection lost", "peer");
     }
   }
 
@@ -346,7 +344,9 @@ export class Lifecycle<T> implements ConnectionHost {
     this.stats.handlerErrors++;
     this.logger.error("handler failed", { id: conn.id, ...errorFields(error) });
     this.#callErrorHandler(conn, error);
-    if (this.#closeOnHandlerError && conn.state === State.Open) this.end(conn, 1011, "internal error");
+    if (this.#closeOnHandlerError && conn.state === State.Open) {
+      this.end(conn, CloseCode.InternalError, "internal error");
+    }
   }
 
   #callErrorHandler(conn: ServerConnection<T>, error: unknown): void {
