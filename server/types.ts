@@ -8,7 +8,15 @@
 
 import type { Envelope } from "../protocol.ts";
 
-/** WebSocket ready states, as in the standard API. */
+/**
+ * WebSocket ready states, as in the standard API.
+ *
+ * @example
+ * ```ts
+ * import { ReadyState, type SocketLike } from "./types.ts";
+ * const isOpen = (socket: SocketLike) => socket.readyState === ReadyState.Open;
+ * ```
+ */
 export const ReadyState = {
   Connecting: 0,
   Open: 1,
@@ -24,6 +32,13 @@ export const ReadyState = {
  * send that grows `bufferedAmount`) and `0` is "dropped" (the peer is a slow
  * consumer, or gone). `void` (Deno, the standard API) means "handed to the
  * socket".
+ *
+ * @example
+ * ```ts
+ * import type { SocketLike } from "./types.ts";
+ * // A socket that discards everything, for a dry run.
+ * const sink: SocketLike = { readyState: 1, bufferedAmount: 0, send() {}, close() {} };
+ * ```
  */
 export interface SocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -36,7 +51,20 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
 }
 
-/** A levelled logger; `fields` never contains message payloads unless `logPayloads` is set. */
+/**
+ * A levelled logger; `fields` never contains message payloads unless `logPayloads` is set.
+ *
+ * @example
+ * ```ts
+ * import type { Logger } from "./types.ts";
+ * const jsonLines: Logger = {
+ *   debug() {},
+ *   info: (message, fields) => console.log(JSON.stringify({ level: "info", message, ...fields })),
+ *   warn: (message, fields) => console.log(JSON.stringify({ level: "warn", message, ...fields })),
+ *   error: (message, fields) => console.log(JSON.stringify({ level: "error", message, ...fields })),
+ * };
+ * ```
+ */
 export interface Logger {
   /** Routine events: opens, normal disconnects, refused upgrades. */
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -48,7 +76,17 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Time source and the one repeating timer the heartbeat needs; injectable for tests. */
+/**
+ * Time source and the one repeating timer the heartbeat needs; injectable for tests.
+ *
+ * @example
+ * ```ts
+ * import type { Clock } from "./types.ts";
+ * let time = 0;
+ * const manual: Clock = { now: () => time, setInterval: () => 1, clearInterval() {} };
+ * time += 1000;
+ * ```
+ */
 export interface Clock {
   /** Milliseconds, monotonic enough for intervals. */
   now(): number;
@@ -58,13 +96,29 @@ export interface Clock {
   clearInterval(handle: unknown): void;
 }
 
-/** What an adapter knows about the request besides the `Request` itself. */
+/**
+ * What an adapter knows about the request besides the `Request` itself.
+ *
+ * @example
+ * ```ts
+ * import type { RequestInfo } from "./types.ts";
+ * const info: RequestInfo = { remoteAddress: "192.0.2.7" };
+ * ```
+ */
 export interface RequestInfo {
   /** The peer's IP address, where the runtime gives it. */
   remoteAddress?: string;
 }
 
-/** How a connection ended, as given to the `close` handler. */
+/**
+ * How a connection ended, as given to the `close` handler.
+ *
+ * @example
+ * ```ts
+ * import type { CloseInfo } from "./types.ts";
+ * const routine = (info: CloseInfo) => info.initiator === "peer" && (info.code === 1000 || info.code === 1001);
+ * ```
+ */
 export interface CloseInfo {
   /** The close code: the peer's, or the one our side sent (1006 when the socket failed without one). */
   code: number;
@@ -74,7 +128,18 @@ export interface CloseInfo {
   initiator: "peer" | "server";
 }
 
-/** One live connection, as the application's handlers see it. */
+/**
+ * One live connection, as the application's handlers see it.
+ *
+ * @example
+ * ```ts
+ * import type { Connection } from "./types.ts";
+ * function greet(conn: Connection<{ user: string }>) {
+ *   conn.join("lobby");
+ *   if (!conn.sendJson({ type: "hello", payload: conn.data.user })) conn.close(1011, "cannot greet");
+ * }
+ * ```
+ */
 export interface Connection<T = unknown> {
   /** Unique within the process. */
   readonly id: string;
@@ -102,7 +167,23 @@ export interface Connection<T = unknown> {
   leave(room: string): void;
 }
 
-/** The application's handlers. Each may be sync or async; a throw or rejection never escapes. */
+/**
+ * The application's handlers. Each may be sync or async; a throw or rejection never escapes.
+ *
+ * @example
+ * ```ts
+ * import type { Handlers } from "./types.ts";
+ * const handlers: Handlers<undefined> = {
+ *   async message(conn, msg) {
+ *     await Promise.resolve();
+ *     conn.sendJson({ type: "ack", payload: msg.type });
+ *   },
+ *   close(conn, info) {
+ *     console.log(conn.id, "closed", info.code);
+ *   },
+ * };
+ * ```
+ */
 export interface Handlers<T> {
   /** After the connection is registered and open. */
   open?(conn: Connection<T>): void | Promise<void>;
@@ -116,7 +197,18 @@ export interface Handlers<T> {
   error?(conn: Connection<T>, error: unknown): void | Promise<void>;
 }
 
-/** What happened during {@linkcode Endpoint.shutdown}. */
+/**
+ * What happened during {@linkcode Endpoint.shutdown}.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from "./types.ts";
+ * async function stop(endpoint: Endpoint) {
+ *   const { connections, closedCleanly, dropped } = await endpoint.shutdown({ deadlineMs: 2_000 });
+ *   console.log(`${closedCleanly}/${connections} closed cleanly, ${dropped} dropped`);
+ * }
+ * ```
+ */
 export interface ShutdownReport {
   /** Connections open when shutdown began. */
   connections: number;
@@ -132,6 +224,19 @@ export interface ShutdownReport {
  * A pending connection between admission and close. Adapters create one with
  * `endpoint.admit()` and forward their runtime's events to it. Every method is
  * idempotent and never throws; whatever the order of events, cleanup runs once.
+ *
+ * @example
+ * ```ts
+ * import type { Session } from "./types.ts";
+ * // How an adapter wires a standard WebSocket to a session.
+ * function drive(session: Session, socket: WebSocket) {
+ *   session.attach(socket);
+ *   socket.onopen = () => session.opened();
+ *   socket.onmessage = (e) => session.received(e.data);
+ *   socket.onclose = (e) => session.closed(e.code, e.reason);
+ *   socket.onerror = (e) => session.errored(e);
+ * }
+ * ```
  */
 export interface Session {
   /** Gives the session its socket (before or at `opened`). */
@@ -150,7 +255,15 @@ export interface Session {
   abandon(): void;
 }
 
-/** Heartbeat settings. */
+/**
+ * Heartbeat settings.
+ *
+ * @example
+ * ```ts
+ * import type { HeartbeatOptions } from "./types.ts";
+ * const mobile: HeartbeatOptions = { pingAfterMs: 15_000, timeoutMs: 10_000 };
+ * ```
+ */
 export interface HeartbeatOptions {
   /** A connection that sent nothing for this long gets `{"type":"ping"}`. Default 25 000. */
   pingAfterMs?: number;
@@ -160,7 +273,15 @@ export interface HeartbeatOptions {
   sweepMs?: number;
 }
 
-/** Token-bucket message rate limit per connection. */
+/**
+ * Token-bucket message rate limit per connection.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimitOptions } from "./types.ts";
+ * const chatty: RateLimitOptions = { perSecond: 50, burst: 100 };
+ * ```
+ */
 export interface RateLimitOptions {
   /** Sustained messages per second. Default 200. */
   perSecond?: number;
@@ -168,14 +289,38 @@ export interface RateLimitOptions {
   burst?: number;
 }
 
-/** Who may open a WebSocket, judged on the `Origin` header before the upgrade. */
+/**
+ * Who may open a WebSocket, judged on the `Origin` header before the upgrade.
+ *
+ * @example
+ * ```ts
+ * import type { OriginPolicy } from "./types.ts";
+ * const policy: OriginPolicy = ["https://app.example.com", "https://admin.example.com"];
+ * ```
+ */
 export type OriginPolicy =
   | "same-origin"
   | "any"
   | readonly string[]
   | ((origin: string | null, request: Request) => boolean);
 
-/** Options of {@linkcode createEndpoint}; every limit has a documented default. */
+/**
+ * Options of {@linkcode createEndpoint}; every limit has a documented default.
+ *
+ * @example
+ * ```ts
+ * import type { EndpointOptions } from "./types.ts";
+ * const options: EndpointOptions<{ user: string }> = {
+ *   origins: ["https://app.example.com"],
+ *   maxMessageBytes: 64 * 1024,
+ *   heartbeat: { pingAfterMs: 20_000, timeoutMs: 10_000 },
+ *   authenticate: (req) => {
+ *     const user = req.headers.get("x-user");
+ *     return user ? { user } : undefined;
+ *   },
+ * };
+ * ```
+ */
 export interface EndpointOptions<T> extends Handlers<T> {
   /** Origin allow-list, answered 403. Default `"same-origin"`: no `Origin` header (non-browser) or one equal to the request's own origin. */
   origins?: OriginPolicy;
@@ -211,12 +356,35 @@ export interface EndpointOptions<T> extends Handlers<T> {
   clock?: Clock;
 }
 
-/** The outcome of {@linkcode Endpoint.admit}: a refusal to return as is, or a session to upgrade. */
+/**
+ * The outcome of {@linkcode Endpoint.admit}: a refusal to return as is, or a session to upgrade.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from "./types.ts";
+ * async function handle(endpoint: Endpoint, request: Request): Promise<Response> {
+ *   const admission = await endpoint.admit(request);
+ *   if (!admission.ok) return admission.response;
+ *   admission.session.abandon(); // this sketch does not upgrade
+ *   return new Response("upgrade skipped", { status: 500 });
+ * }
+ * ```
+ */
 export type Admission =
   | { ok: false; response: Response }
   | { ok: true; session: Session };
 
-/** One WebSocket endpoint: guards, lifecycle, hub, heartbeat, stats. Runtime-neutral. */
+/**
+ * One WebSocket endpoint: guards, lifecycle, hub, heartbeat, stats. Runtime-neutral.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from "./types.ts";
+ * function metricsRoute(endpoint: Endpoint): Response {
+ *   return new Response(endpoint.metrics(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+ * }
+ * ```
+ */
 export interface Endpoint<T = unknown> {
   /** The connection registry and rooms. */
   readonly hub: Hub<T>;
@@ -235,7 +403,15 @@ export interface Endpoint<T = unknown> {
   readonly settings: Readonly<Settings>;
 }
 
-/** Options with every default filled in. */
+/**
+ * Options with every default filled in.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from "./types.ts";
+ * const limit = (endpoint: Endpoint) => endpoint.settings.maxMessageBytes;
+ * ```
+ */
 export interface Settings {
   /** See {@linkcode EndpointOptions.maxConnections}. */
   maxConnections: number;
@@ -255,7 +431,15 @@ export interface Settings {
   onHandlerError: "continue" | "close";
 }
 
-/** Counters of one endpoint. */
+/**
+ * Counters of one endpoint.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from "./types.ts";
+ * const normal = (endpoint: Endpoint) => endpoint.stats().closedByCode["1000"] ?? 0;
+ * ```
+ */
 export interface EndpointStats {
   /** Connections open now. */
   open: number;
@@ -287,7 +471,18 @@ export interface EndpointStats {
   upgradesRefused: Record<string, number>;
 }
 
-/** What a broadcast did. */
+/**
+ * What a broadcast did.
+ *
+ * @example
+ * ```ts
+ * import type { Endpoint } from "./types.ts";
+ * function announce(endpoint: Endpoint, text: string) {
+ *   const { delivered, dropped } = endpoint.hub.broadcastJson({ type: "news", payload: text });
+ *   return dropped === 0 ? `sent to ${delivered}` : `sent to ${delivered}, ${dropped} gone or slow`;
+ * }
+ * ```
+ */
 export interface BroadcastResult {
   /** Frames handed to a socket. */
   delivered: number;
@@ -295,7 +490,17 @@ export interface BroadcastResult {
   dropped: number;
 }
 
-/** The connection registry: rooms and fan-out. */
+/**
+ * The connection registry: rooms and fan-out.
+ *
+ * @example
+ * ```ts
+ * import type { Hub } from "./types.ts";
+ * function roomSizes(hub: Hub): Record<string, number> {
+ *   return Object.fromEntries(hub.rooms().map((room) => [room, hub.members(room).length]));
+ * }
+ * ```
+ */
 export interface Hub<T = unknown> {
   /** Open connections. */
   readonly size: number;
