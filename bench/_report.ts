@@ -1,3 +1,658 @@
-export function writeReport(r: Record<string, unknown>): string {
-  return "```json\n" + JSON.stringify(r, null, 1) + "\n```\n";
+// Renders a run's results as bench/RESULTS.md.
+import { fmt, fx, ratio } from "./_stats.ts";
+import { TARGETS } from "./_targets.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+type Med = Record<string, Record<string, number>>;
+
+const RAW: Record<string, string> = { bun: "bun-loop", deno: "deno-raw" };
+const OURS: Record<string, string> = { bun: "bun-steady", deno: "deno-steady" };
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join(
+    "\n",
+  );
+}
+
+function baselineOf(id: string): string | undefined {
+  const rt = TARGETS[id]?.runtime;
+  return rt === "bun" || rt === "deno" ? RAW[rt] : undefined;
+}
+
+interface Check {
+  what: string;
+  goal: string;
+  value: number;
+  shown: string;
+  pass: boolean | undefined;
+  where?: string;
+}
+
+/** The worst (lowest or highest) of several named values. */
+function worst(entries: [string, number][], low = true): [string, number] {
+  const ok = entries.filter(([, v]) => Number.isFinite(v));
+  if (ok.length === 0) return ["", NaN];
+  return ok.reduce((
+    a,
+    b,
+  ) => (low ? (b[1] < a[1] ? b : a) : (b[1] > a[1] ? b : a)));
+}
+
+function atLeast(
+  what: string,
+  goal: number,
+  entries: [string, number][],
+  suffix = "×",
+): Check {
+  const [where, value] = worst(entries, true);
+  return {
+    what,
+    goal: `≥ ${goal}${suffix}`,
+    value,
+    shown: Number.isFinite(value) ? value.toFixed(2) + suffix : "not measured",
+    pass: Number.isFinite(value) ? value >= goal : undefined,
+    where,
+  };
+}
+
+function atMost(
+  what: string,
+  goal: number,
+  entries: [string, number][],
+  unit: string,
+  digits = 2,
+): Check {
+  const [where, value] = worst(entries, false);
+  return {
+    what,
+    goal: unit === "×" ? `≤ ${goal.toFixed(2)}×` : `≤ ${goal} ${unit}`.trim(),
+    value,
+    shown: Number.isFinite(value)
+      ? (unit === "×"
+        ? `${value.toFixed(digits)}×`
+        : `${value.toFixed(digits)} ${unit}`.trim())
+      : "not measured",
+    pass: Number.isFinite(value) ? value <= goal : undefined,
+    where,
+  };
+}
+
+const label = (id: string) => TARGETS[id]?.label ?? id;
+const fanName = (f: Any) => `${f.clients}×${f.bytes} B`;
+
+/** Pairs (config name, a ÷ b) over a scenario's configs, where both were measured. */
+function pairs(
+  list: Any[] | undefined,
+  name: (c: Any) => string,
+  a: string,
+  b: string,
+  key: string,
+) {
+  return (list ?? []).map((
+    c: Any,
+  ): [string, number] => [name(c), ratio(c.med[a]?.[key], c.med[b]?.[key])]);
+}
+
+export function writeReport(r: Any): string {
+  const out: string[] = [];
+  const when = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  out.push(
+    "# Benchmark results",
+    "",
+    `Written by \`deno task bench${
+      r.mode === "full" ? " --full" : ""
+    }\` (${r.mode} mode) on ${when}; ` +
+      `the run took ${
+        Math.round(r.durationS)
+      } s. Every figure below comes from this one run. ` +
+      `Raw numbers: \`bench/results/last_run.json\`.`,
+    "",
+  );
+  if (r.errors?.length) {
+    out.push(
+      "**Problems during the run:**",
+      "",
+      ...r.errors.map((e: string) => `- ${e}`),
+      "",
+    );
+  }
+
+  out.push("## Machine and versions", "");
+  const m = r.machine ?? {};
+  out.push(
+    table(["", ""], [
+      ["cores (`nproc`)", m.nproc],
+      ["CPU", m.model],
+      ["memory", `${(m.memGiB ?? 0).toFixed(1)} GiB`],
+      ["kernel", m.kernel],
+      ["pinning", m.pinning],
+      ...Object.entries(r.versions ?? {}).map(([k, v]) => [k, String(v)]),
+    ]),
+    "",
+    "The machine is shared with other work while the benchmark runs, so absolute numbers are noisy; " +
+      "the ratios compare targets measured in alternation within the same seconds, which is what makes them " +
+      "meaningful.",
+    "",
+  );
+
+  out.push("## Method", "");
+  out.push(
+    "- Each server runs in its own process pinned to core 0; the load generator (`bench/load/worker.ts`, Bun) " +
+      "runs pinned to core 1. Server CPU is read from `/proc/<pid>/stat` (1.00 = one full core), peak RSS " +
+      "from `VmHWM` in `/proc/<pid>/status`.",
+    `- Every figure is the median of ${
+      r.plan?.reps ?? "?"
+    } repetitions after a warm-up; within a repetition ` +
+      "the targets run one after another and the order rotates (and reverses) between repetitions, so slow " +
+      "drifts of the machine hit every target alike.",
+    "- Ratios are against a baseline in the same run: raw `Bun.serve` with a JS `send()` loop (and its " +
+      "`publish()` as the ceiling) for Bun, raw `Deno.serve` with its default `idleTimeout` (and with " +
+      "`idleTimeout: 0`) for Deno. Peers: Hono's WebSocket helper and crossws on both runtimes, `ws` and " +
+      "Socket.IO 4 on Node.",
+    "- Every server runs the same application: fan-out frames are JSON envelopes built once per broadcast " +
+      '(`{"type":"f","t":<send time>,"p":"<padding>"}`; the size named is the padding); echo parses each ' +
+      "envelope with `JSON.parse` and answers `JSON.stringify` of it (steadysocket: `conn.sendJson(message)`); " +
+      "Socket.IO uses its own events (`io.emit`, `socket.emit`).",
+    "- Fan-out saturates with one rule for every server: broadcast a batch, yield to the event loop, and wait " +
+      "while any reader has more than 64 KiB buffered. Delivered msg/s counts what the clients received, up to " +
+      "the last message; reach = received ÷ (broadcasts × clients). p50/p99 delivery latency comes from a " +
+      "separate paced phase (a broadcast every 2 ms with 32 clients, every 20 ms with 1 000), from send time " +
+      "to receive time on the shared clock.",
+    "- Echo uses a lean frame-level client over TCP (pre-encoded masked frames, no WebSocket object) so that " +
+      "the server, not the client, is the bottleneck; each connection keeps one request in flight.",
+    "- steadysocket runs with every mechanism on (origin and capacity guards, a rate bucket, the heartbeat, " +
+      "the slow-consumer bound); only the caps are raised to the benchmark's scale.",
+    "",
+  );
+
+  // ---- summary
+  const checks: Check[] = [];
+  const F = r.fanout as Any[] | undefined;
+  const E = r.echo as Any[] | undefined;
+  const echoName = (c: Any) => `echo ${c.conns}`;
+  checks.push(
+    atLeast(
+      "Fan-out, Bun: steadysocket ÷ send loop",
+      0.95,
+      pairs(F, fanName, "bun-steady", "bun-loop", "rate"),
+    ),
+  );
+  checks.push(
+    atLeast(
+      "Fan-out, Bun: steadysocket ÷ publish()",
+      0.95,
+      pairs(F, fanName, "bun-steady", "bun-publish", "rate"),
+    ),
+  );
+  checks.push(
+    atLeast(
+      "Fan-out, Deno: steadysocket ÷ raw (default)",
+      0.95,
+      pairs(F, fanName, "deno-steady", "deno-raw", "rate"),
+    ),
+  );
+  checks.push(
+    atLeast(
+      "Echo, Bun: steadysocket ÷ raw",
+      0.95,
+      pairs(E, echoName, "bun-steady", "bun-loop", "rate"),
+    ),
+  );
+  checks.push(
+    atLeast(
+      "Echo, Deno: steadysocket ÷ raw at its default",
+      1.0,
+      pairs(E, echoName, "deno-steady", "deno-raw", "rate"),
+    ),
+  );
+  checks.push(
+    atLeast(
+      "Echo, Deno: steadysocket ÷ raw idleTimeout 0",
+      0.95,
+      pairs(E, echoName, "deno-steady", "deno-raw0", "rate"),
+    ),
+  );
+  for (const rt of ["bun", "deno"]) {
+    const p99: [string, number][] = [
+      ...pairs(F, (c) => `fan-out ${fanName(c)}`, OURS[rt], RAW[rt], "p99"),
+      ...pairs(E, echoName, OURS[rt], RAW[rt], "p99"),
+    ];
+    checks.push(
+      atMost(
+        `p99 latency, ${rt === "bun" ? "Bun" : "Deno"}: steadysocket ÷ raw`,
+        1.1,
+        p99,
+        "×",
+      ),
+    );
+  }
+  const extra = (rt: string): [string, number][] =>
+    (r.idle ?? []).map((c: Any): [string, number] => [
+      `${c.conns} connections`,
+      c.med[OURS[rt]]?.perConnKiB - c.med[RAW[rt]]?.perConnKiB,
+    ]);
+  checks.push(
+    atMost("Extra memory per connection, Bun", 0.5, extra("bun"), "KiB"),
+  );
+  checks.push(
+    atMost("Extra memory per connection, Deno", 1, extra("deno"), "KiB"),
+  );
+  const sw = r.sweep ?? {};
+  checks.push(
+    atMost(
+      "Heartbeat sweep per 100 000 connections (nobody due)",
+      3,
+      Object.entries(sw).map((
+        [k, v]: [string, Any],
+      ) => [k, (v.quietSweepMsMedian * 100_000) / v.connections]),
+      "ms",
+    ),
+  );
+  checks.push(
+    atMost(
+      "Timer calls while receiving messages",
+      0,
+      Object.entries(sw).map(([k, v]: [string, Any]) => [
+        k,
+        Object.values(v.timerCallsDuringMessages as Record<string, number>)
+          .reduce((a, b) => a + b, 0),
+      ]),
+      "",
+      0,
+    ),
+  );
+  const ch = r.churn?.med ?? {};
+  checks.push(
+    atMost("RSS drift over 5 churn cycles, Bun", 2, [[
+      "bun",
+      ch["bun-steady"]?.driftMiB,
+    ]], "MiB"),
+  );
+  checks.push(
+    atMost("RSS drift over 5 churn cycles, Deno", 5, [[
+      "deno",
+      ch["deno-steady"]?.driftMiB,
+    ]], "MiB"),
+  );
+  const rc = r.client?.receive ?? {};
+  checks.push(
+    atLeast(
+      "Client receive rate ÷ raw WebSocket",
+      0.8,
+      Object.entries(rc).map((
+        [k, v]: [string, Any],
+      ) => [k, v.steadysocket?.ratio]),
+    ),
+  );
+  for (const peer of ["hono", "crossws"]) {
+    const entries: [string, number][] = [];
+    for (const rt of ["bun", "deno"]) {
+      const o = OURS[rt];
+      const p = `${rt}-${peer}`;
+      entries.push(
+        ...pairs(F, (c) => `${rt} fan-out ${fanName(c)}`, o, p, "rate"),
+      );
+      entries.push(...pairs(E, (c) => `${rt} ${echoName(c)}`, o, p, "rate"));
+      if (r.churn) {
+        entries.push([`${rt} churn`, ratio(ch[o]?.rate, ch[p]?.rate)]);
+      }
+      if (r.stall) {
+        entries.push([
+          `${rt} stalled peers`,
+          ratio(r.stall.med[o]?.liveRate, r.stall.med[p]?.liveRate),
+        ]);
+      }
+    }
+    checks.push(
+      atLeast(
+        `At least as fast as ${
+          peer === "hono" ? "Hono's helper" : "crossws"
+        } (every scenario)`,
+        1.0,
+        entries,
+      ),
+    );
+  }
+  checks.push(
+    atLeast("Fan-out ÷ Socket.IO", 1.5, [
+      ...pairs(F, (c) => `bun ${fanName(c)}`, "bun-steady", "node-sio", "rate"),
+      ...pairs(
+        F,
+        (c) => `deno ${fanName(c)}`,
+        "deno-steady",
+        "node-sio",
+        "rate",
+      ),
+    ]),
+  );
+  out.push("## Summary", "");
+  out.push(
+    table(
+      ["target", "goal", "measured (worst case)", "where", "result"],
+      checks.map((c) => [
+        c.what,
+        c.goal,
+        c.shown,
+        c.where ?? "",
+        c.pass === undefined ? "not measured" : c.pass ? "pass" : "**miss**",
+      ]),
+    ),
+    "",
+  );
+  r.summary = checks;
+
+  // ---- fan-out
+  if (F?.length) {
+    out.push("## Fan-out", "");
+    for (const f of F) {
+      out.push(`### ${f.clients} clients, ${f.bytes} B`, "");
+      const rows = Object.entries(f.med as Med).map(([id, s]) => {
+        const base = baselineOf(id);
+        return [
+          label(id),
+          fmt(s.rate),
+          base ? fx(ratio(s.rate, f.med[base]?.rate)) : "—",
+          TARGETS[id]?.runtime === "bun"
+            ? fx(ratio(s.rate, f.med["bun-publish"]?.rate))
+            : "—",
+          s.reach.toFixed(3),
+          s.p50.toFixed(3),
+          s.p99.toFixed(3),
+          base ? fx(ratio(s.p99, f.med[base]?.p99)) : "—",
+          s.cpu.toFixed(2),
+          s.clientCpu.toFixed(2),
+          fmt(f.peakMiB?.[id], 0),
+        ];
+      });
+      out.push(
+        table(
+          [
+            "server",
+            "delivered msg/s",
+            "× raw",
+            "× publish()",
+            "reach",
+            "p50 ms",
+            "p99 ms",
+            "p99 × raw",
+            "server CPU",
+            "client CPU",
+            "peak RSS MiB",
+          ],
+          rows,
+        ),
+        "",
+      );
+      out.push(comparisons(f.med), "");
+    }
+  }
+
+  if (E?.length) {
+    out.push("## Echo", "");
+    for (const e of E) {
+      out.push(
+        `### ${e.conns} connection${e.conns > 1 ? "s" : ""}, closed loop`,
+        "",
+      );
+      const rows = Object.entries(e.med as Med).map(([id, s]) => {
+        const base = baselineOf(id);
+        return [
+          label(id),
+          fmt(s.rate),
+          base ? fx(ratio(s.rate, e.med[base]?.rate)) : "—",
+          s.p50.toFixed(3),
+          s.p99.toFixed(3),
+          base ? fx(ratio(s.p99, e.med[base]?.p99)) : "—",
+          s.cpu.toFixed(2),
+          s.clientCpu.toFixed(2),
+        ];
+      });
+      out.push(
+        table([
+          "server",
+          "round trips/s",
+          "× raw",
+          "p50 ms",
+          "p99 ms",
+          "p99 × raw",
+          "server CPU",
+          "client CPU",
+        ], rows),
+        "",
+      );
+      out.push(comparisons(e.med), "");
+    }
+  }
+
+  if (r.idle?.length) {
+    out.push("## Idle connections", "");
+    out.push(
+      "A fresh server per repetition; resident memory before and after opening N connections (after a GC " +
+        "where the runtime exposes one), divided by N; then server CPU over an idle window with the heartbeat " +
+        "on (steadysocket's defaults: ping after 25 s of silence, one sweep timer).",
+      "",
+    );
+    for (const c of r.idle) {
+      out.push(`### ${c.conns} connections`, "");
+      const rows = Object.entries(c.med as Med).map(([id, s]) => {
+        const base = baselineOf(id);
+        return [
+          label(id),
+          s.perConnKiB.toFixed(2),
+          base ? (s.perConnKiB - c.med[base]?.perConnKiB).toFixed(2) : "—",
+          s.rssMiB.toFixed(1),
+          (s.idleCpu * 100).toFixed(2) + " %",
+          `${s.opened}${s.failed ? ` (${s.failed} failed)` : ""}`,
+        ];
+      });
+      out.push(
+        table([
+          "server",
+          "KiB per connection",
+          "extra vs raw KiB",
+          "RSS MiB",
+          "idle CPU",
+          "opened",
+        ], rows),
+        "",
+      );
+    }
+  }
+
+  if (r.sweep) {
+    out.push("## Heartbeat sweep, in process", "");
+    out.push(
+      "N synthetic connections admitted through `endpoint.admit()` with fake sockets and an injected clock; " +
+        "the captured sweep callback is timed directly. Then messages are fed through `session.received()` " +
+        "while `setTimeout`/`clearTimeout`/`setInterval`/`clearInterval` are counted.",
+      "",
+    );
+    out.push(
+      table(
+        [
+          "runtime",
+          "connections",
+          "sweep, nobody due (median)",
+          "sweep, all due (100 000 pings)",
+          "messages fed",
+          "ns per message",
+          "timer calls during messages",
+        ],
+        Object.values(sw).map((v: Any) => [
+          v.runtime,
+          v.connections,
+          `${v.quietSweepMsMedian.toFixed(3)} ms`,
+          `${v.pingSweepMs.toFixed(2)} ms`,
+          v.messages,
+          v.feedNsPerMessage.toFixed(0),
+          JSON.stringify(v.timerCallsDuringMessages),
+        ]),
+      ),
+      "",
+    );
+  }
+
+  if (r.churn) {
+    out.push("## Churn", "");
+    out.push(
+      `One server per target; ${r.churn.cycles} measured cycles (after a warm-up cycle) of ${r.churn.perCycle} ` +
+        `connections opened and closed, ${r.churn.parallel} at a time; RSS read after each cycle and a GC. ` +
+        "Drift = RSS after the last cycle − RSS after the first.",
+      "",
+    );
+    out.push(
+      table(
+        [
+          "server",
+          "connections/s",
+          "× raw",
+          "RSS drift MiB",
+          "RSS MiB",
+          "failed",
+        ],
+        Object.entries(ch as Med).map(([id, s]) => {
+          const base = baselineOf(id);
+          return [
+            label(id),
+            fmt(s.rate),
+            base ? fx(ratio(s.rate, ch[base]?.rate)) : "—",
+            s.driftMiB.toFixed(2),
+            s.rssMiB.toFixed(1),
+            s.failed,
+          ];
+        }),
+      ),
+      "",
+    );
+  }
+
+  if (r.stall) {
+    const st = r.stall;
+    out.push("## Stalled peers", "");
+    out.push(
+      `${st.clients} clients, ${st.stalled} of which complete the upgrade and then never read (raw TCP, paused). ` +
+        `The server broadcasts ${st.bytes} B frames for ${st.ms} ms, pacing itself on the live readers only. ` +
+        "Stalled closed = connections the server closed during the run (steadysocket: 1013).",
+      "",
+    );
+    out.push(
+      table(
+        [
+          "server",
+          "live msg/s",
+          "× raw",
+          "live reach",
+          "stalled closed",
+          "of which 1013",
+          "RSS growth MiB",
+          "peak RSS MiB",
+        ],
+        Object.entries(st.med as Med).map(([id, s]) => {
+          const base = baselineOf(id);
+          return [
+            label(id),
+            fmt(s.liveRate),
+            base ? fx(ratio(s.liveRate, st.med[base]?.liveRate)) : "—",
+            s.liveReach.toFixed(3),
+            `${s.stalledClosed} / ${s.stalledConnected}`,
+            s.closed1013,
+            s.rssGrowthMiB.toFixed(1),
+            s.peakMiB.toFixed(0),
+          ];
+        }),
+      ),
+      "",
+    );
+  }
+
+  if (r.client) {
+    out.push("## Client", "");
+    const rows: string[][] = [];
+    for (
+      const [rt, v] of Object.entries(r.client.receive ?? {}) as [string, Any][]
+    ) {
+      for (const [kind, x] of Object.entries(v) as [string, Any][]) {
+        rows.push([rt, kind, fmt(x.rate), fx(x.ratio)]);
+      }
+    }
+    out.push(
+      "Receive rate, from `bench/client_receive.ts` (a bare server floods small JSON envelopes; `raw` is the " +
+        "runtime's `WebSocket` with `JSON.parse` per message):",
+      "",
+      table(["runtime", "client", "msg/s", "× raw"], rows),
+      "",
+    );
+    const rc2 = r.client.reconnect;
+    if (rc2) {
+      out.push(
+        `Reconnect after a server restart (\`bench/client_reconnect.ts\`, Bun): ${rc2.clients} clients, the ` +
+          `server shuts down (1001), stays down ${rc2.gapMs} ms and returns on the same port; ${rc2.restarts} ` +
+          "restarts. Time from the server's return to each client's `open`:",
+        "",
+        table(["client", "p50 ms", "p99 ms", "downtime p50 ms"], [
+          [
+            "steadysocket `connect()`",
+            fmt(rc2.oursAfterUpP50, 0),
+            fmt(rc2.oursAfterUpP99, 0),
+            fmt(rc2.oursDowntimeP50, 0),
+          ],
+          [
+            "partysocket, defaults",
+            fmt(rc2.partyAfterUpP50 ?? NaN, 0),
+            fmt(rc2.partyAfterUpP99 ?? NaN, 0),
+            fmt(rc2.partyDowntimeP50 ?? NaN, 0),
+          ],
+        ]),
+        "",
+      );
+    }
+  }
+
+  if (r.bundle) {
+    const b = r.bundle;
+    out.push("## Bundle size", "");
+    out.push(
+      "Each bundled by esbuild the same way (`--bundle --minify --format=esm --platform=browser`), gzip level 9.",
+      "",
+      table(
+        ["bundle", "minified bytes", "gzipped bytes", "÷ steadysocket"],
+        Object.entries(b).map((
+          [k, v]: [string, Any],
+        ) => [
+          k,
+          v.minBytes,
+          v.gzipBytes,
+          fx(v.gzipBytes / b.steadysocket.gzipBytes),
+        ]),
+      ),
+      "",
+      `steadysocket adds ${
+        b.steadysocket.gzipBytes - b.partysocket.gzipBytes
+      } gzipped bytes to partysocket, ` +
+        `which it includes.`,
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+/** One line of steadysocket against each other server, by runtime. */
+function comparisons(med: Med): string {
+  const parts: string[] = [];
+  for (const rt of ["bun", "deno"]) {
+    const o = med[OURS[rt]]?.rate;
+    if (!Number.isFinite(o)) continue;
+    const vs = Object.keys(med)
+      .filter((id) =>
+        id !== OURS[rt] &&
+        (TARGETS[id]?.runtime === rt || TARGETS[id]?.runtime === "node")
+      )
+      .map((id) => `${fx(ratio(o, med[id].rate))} ${label(id)}`);
+    parts.push(
+      `steadysocket on ${rt === "bun" ? "Bun" : "Deno"} = ${vs.join(", ")}.`,
+    );
+  }
+  return parts.join("  \n");
 }

@@ -158,11 +158,17 @@ export async function fanout(
 
 export interface EchoConfig {
   conns: number;
+  /** Requests in flight per connection. Default 1. */
+  window?: number;
   ms: number;
   reps: number;
 }
 
-/** Echo: every connection keeps one JSON envelope in flight; the server parses and sends it back. */
+/**
+ * Echo: every connection keeps `window` JSON envelopes in flight (1: a strict
+ * closed loop); the server parses each and sends it back. The clients are the
+ * lean frame-level ones, so the server is the bottleneck.
+ */
 export async function echo(
   worker: Worker,
   running: Running[],
@@ -172,7 +178,7 @@ export async function echo(
   for (const r of running) {
     const group = `${r.target.id}:echo`;
     const res = await worker.request({
-      op: "connect",
+      op: "leanConnect",
       group,
       kind: r.target.kind,
       urls: urls(r.target, r.server),
@@ -187,11 +193,14 @@ export async function echo(
   }
   const once = async (r: Running, ms: number) => {
     const cpu0 = r.server.cpu();
+    const wcpu0 = worker.cpu();
     const t0 = performance.now();
     const e = await worker.request({
-      op: "echo",
+      op: "leanEcho",
       group: `${r.target.id}:echo`,
+      kind: r.target.kind,
       ms,
+      window: cfg.window ?? 1,
     });
     const wall = (performance.now() - t0) / 1000;
     return {
@@ -199,6 +208,7 @@ export async function echo(
       p50: e.p50,
       p99: e.p99,
       cpu: (r.server.cpu() - cpu0) / wall,
+      clientCpu: (worker.cpu() - wcpu0) / wall,
     };
   };
   for (const r of running) await once(r, Math.max(150, cfg.ms / 2));
@@ -208,7 +218,7 @@ export async function echo(
     }
   }
   for (const r of running) {
-    await worker.request({ op: "close", group: `${r.target.id}:echo` });
+    await worker.request({ op: "leanClose", group: `${r.target.id}:echo` });
   }
   return samples;
 }

@@ -20,6 +20,9 @@ const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(
   ",",
 );
 const want = (name: string) => !only || only.includes(name);
+const pick = Deno.args.find((a) => a.startsWith("--targets="))?.slice(10).split(
+  ",",
+);
 
 const CORE = [
   "bun-loop",
@@ -113,7 +116,13 @@ const PLAN = full
       reps: 3,
     },
     sweep: { conns: 100_000, sweeps: 50 },
-    client: { seconds: 2 },
+    client: {
+      runtimes: ["bun", "deno"],
+      messages: 200_000,
+      rounds: 5,
+      restarts: 3,
+      partysocket: true,
+    },
   }
   : {
     reps: 3,
@@ -136,8 +145,8 @@ const PLAN = full
       },
     ],
     echo: [
-      { conns: 1, ids: CORE, ms: 300 },
-      { conns: 100, ids: ALL_IDS, ms: 300 },
+      { conns: 1, ids: CORE, ms: 250 },
+      { conns: 100, ids: ALL_IDS, ms: 250 },
     ],
     idle: [{ conns: 1000, ids: CORE_MEM, reps: 3, settleMs: 400, cpuMs: 500 }],
     churn: { ids: CORE_MEM, perCycle: 300, cycles: 5, parallel: 32 },
@@ -150,7 +159,13 @@ const PLAN = full
       reps: 3,
     },
     sweep: { conns: 100_000, sweeps: 20 },
-    client: { seconds: 1 },
+    client: {
+      runtimes: ["bun"],
+      messages: 100_000,
+      rounds: 3,
+      restarts: 3,
+      partysocket: false,
+    },
   };
 
 const EPOCH = String(Date.now());
@@ -170,6 +185,7 @@ async function startTarget(t: Target): Promise<Server> {
 
 /** Starts the targets in parallel; a target that fails to start is reported and left out. */
 async function startAll(ids: string[]): Promise<Running[]> {
+  if (pick) ids = ids.filter((id) => pick.includes(id));
   const out = await Promise.all(ids.map(async (id) => {
     const target = TARGETS[id];
     try {
@@ -187,6 +203,7 @@ async function startAll(ids: string[]): Promise<Running[]> {
 /** Keeps only targets that can start at all (the library may be missing on a partial checkout). */
 const startable = new Map<string, boolean>();
 async function usable(ids: string[]): Promise<Target[]> {
+  if (pick) ids = ids.filter((id) => pick.includes(id));
   const out: Target[] = [];
   for (const id of ids) {
     if (!startable.has(id)) {
@@ -268,6 +285,18 @@ async function script(cmd: string[]): Promise<unknown> {
   return JSON.parse(line);
 }
 
+// The runtimes the project pins, and the peers (installed for the benchmark only).
+Deno.env.set(
+  "PATH",
+  `${ROOT}tools/node_modules/.bin:${Deno.env.get("PATH") ?? ""}`,
+);
+try {
+  await Deno.stat(`${ROOT}bench/node_modules/socket.io`);
+} catch {
+  log("installing the peers into bench/node_modules (npm ci)…");
+  await run(["npm", "ci", "--prefix", "bench", "--no-audit", "--no-fund"]);
+}
+
 await machine();
 results.plan = PLAN;
 const worker = new Worker(baseEnv);
@@ -275,7 +304,7 @@ try {
   await guarded("fanout", async () => {
     results.fanout = [];
     for (const cfg of PLAN.fanout) {
-      const running = await startAll((await usable(cfg.ids)).map((t) => t.id));
+      const running = await startAll(cfg.ids);
       try {
         log(`fan-out ${cfg.clients} clients × ${cfg.bytes} B`);
         const samples = await fanout(worker, running, {
@@ -299,7 +328,7 @@ try {
   await guarded("echo", async () => {
     results.echo = [];
     for (const cfg of PLAN.echo) {
-      const running = await startAll((await usable(cfg.ids)).map((t) => t.id));
+      const running = await startAll(cfg.ids);
       try {
         log(`echo ${cfg.conns} connections`);
         const samples = await echo(worker, running, {
@@ -363,18 +392,49 @@ await guarded("sweep", async () => {
   };
 });
 await guarded("client", async () => {
-  const s = String(PLAN.client.seconds);
+  const c = PLAN.client;
+  const receive: Record<string, unknown> = {};
+  for (const rt of c.runtimes) {
+    const cmd = rt === "bun"
+      ? ["bun", "bench/client_receive.ts", String(c.messages), String(c.rounds)]
+      : [
+        "deno",
+        "run",
+        "-A",
+        "bench/client_receive.ts",
+        String(c.messages),
+        String(c.rounds),
+      ];
+    receive[rt] = parseReceive(await run(cmd, baseEnv));
+  }
+  const rc = [
+    "bun",
+    "bench/client_reconnect.ts",
+    String(c.restarts),
+    "20",
+    "300",
+  ];
   results.client = {
-    receive: await script([
-      ...pinning.clients,
-      "bun",
-      "bench/client_bench.ts",
-      "receive",
-      s,
-    ]),
-    reconnect: await script(["bun", "bench/client_bench.ts", "reconnect", s]),
+    receive,
+    reconnect: await script(c.partysocket ? [...rc, "--partysocket"] : rc),
   };
 });
+
+/** Reads bench/client_receive.ts's table: `  kind   1,234,567  0.97x   rounds: ...`. */
+function parseReceive(
+  text: string,
+): Record<string, { rate: number; ratio: number }> {
+  const out: Record<string, { rate: number; ratio: number }> = {};
+  for (const m of text.matchAll(/^\s+(\S+)\s+([\d,]+)\s+([\d.]+)x/gm)) {
+    out[m[1]] = { rate: Number(m[2].replaceAll(",", "")), ratio: Number(m[3]) };
+  }
+  if (!out.raw) {
+    throw new Error(
+      `client_receive.ts printed no table: ${text.slice(0, 300)}`,
+    );
+  }
+  return out;
+}
 await guarded("bundle", async () => {
   results.bundle = await script(["deno", "run", "-A", "bench/bundle_size.ts"]);
 });

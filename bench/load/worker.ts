@@ -328,6 +328,188 @@ async function stall(
   return { ok };
 }
 
+// ---- Lean frame-level client over TCP, for echo: no WebSocket object, no
+// event per message, no payload decoding; the frames are written pre-encoded
+// (masked with a zero key, which leaves the payload as is).
+
+interface Lean {
+  sock: net.Socket;
+  rest: Buffer | undefined;
+  /** Called with the number of complete frames in a chunk (and their text while `text` is set). */
+  onFrames: (count: number, texts?: string[]) => void;
+  text: boolean;
+}
+
+function clientFrame(text: string): Buffer {
+  const body = Buffer.from(text);
+  if (body.length >= 126) throw new Error("lean frames are short");
+  return Buffer.concat([
+    Buffer.from([0x81, 0x80 | body.length, 0, 0, 0, 0]),
+    body,
+  ]);
+}
+
+function parseFrames(c: Lean, chunk: Buffer) {
+  const buf = c.rest ? Buffer.concat([c.rest, chunk]) : chunk;
+  let i = 0;
+  let count = 0;
+  const texts: string[] | undefined = c.text ? [] : undefined;
+  while (i + 2 <= buf.length) {
+    let len = buf[i + 1] & 0x7f;
+    let head = 2;
+    if (len === 126) {
+      if (i + 4 > buf.length) break;
+      len = buf.readUInt16BE(i + 2);
+      head = 4;
+    } else if (len === 127) {
+      if (i + 10 > buf.length) break;
+      len = Number(buf.readBigUInt64BE(i + 2));
+      head = 10;
+    }
+    if (i + head + len > buf.length) break;
+    const opcode = buf[i] & 0x0f;
+    if (opcode === 1 || opcode === 2) {
+      count++;
+      texts?.push(buf.toString("utf8", i + head, i + head + len));
+    }
+    i += head + len;
+  }
+  c.rest = i < buf.length ? buf.subarray(i) : undefined;
+  if (count) c.onFrames(count, texts);
+}
+
+function leanOpen(url: string, kind: "ws" | "eio"): Promise<Lean | undefined> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(u.port), u.hostname);
+    sock.setNoDelay(true);
+    const c: Lean = {
+      sock,
+      rest: undefined,
+      onFrames: () => {},
+      text: kind === "eio",
+    };
+    const timer = setTimeout(() => finish(undefined), 10_000);
+    let done = false;
+    const finish = (v: Lean | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (!v) sock.destroy();
+      resolve(v);
+    };
+    sock.on("error", () => finish(undefined));
+    sock.on("connect", () => {
+      sock.write(
+        `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    let head: Buffer | undefined = Buffer.alloc(0);
+    sock.on("data", (chunk: Buffer) => {
+      if (head) {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        if (!head.subarray(0, 12).toString().startsWith("HTTP/1.1 101")) {
+          return finish(undefined);
+        }
+        const rest = head.subarray(end + 4);
+        head = undefined;
+        if (kind === "ws") {
+          finish(c);
+        } else {
+          // engine.io: "0{...}" open, we answer "40", the server confirms "40{...}".
+          c.onFrames = (_n, texts) => {
+            for (const t of texts ?? []) {
+              if (t.startsWith("0")) sock.write(clientFrame("40"));
+              else if (t.startsWith("40")) {
+                c.text = false;
+                finish(c);
+              }
+            }
+          };
+        }
+        if (rest.length) parseFrames(c, rest);
+        return;
+      }
+      parseFrames(c, chunk);
+    });
+  });
+}
+
+const leans = new Map<string, Lean[]>();
+
+async function leanConnect(
+  name: string,
+  kind: "ws" | "eio",
+  urls: string[],
+  n: number,
+) {
+  const list: Lean[] = [];
+  leans.set(name, list);
+  let failed = 0;
+  for (let i = 0; i < n; i += 32) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: Math.min(32, n - i) },
+        (_, j) => leanOpen(urls[(i + j) % urls.length], kind),
+      ),
+    );
+    for (const c of batch) c ? list.push(c) : failed++;
+  }
+  return { ok: list.length, failed };
+}
+
+/** Closed loop over the lean connections: each keeps `window` echo requests in flight for `ms`. */
+function leanEcho(
+  name: string,
+  kind: "ws" | "eio",
+  ms: number,
+  window: number,
+) {
+  const list = leans.get(name) ?? [];
+  const body = '{"type":"echo","payload":{"t":1}}';
+  const one = clientFrame(kind === "eio" ? `42["echo",${body}]` : body);
+  const frame = Buffer.concat(Array.from({ length: window }, () => one));
+  const samples: number[] = [];
+  let count = 0;
+  let active = list.length;
+  const start = now();
+  const end = start + ms;
+  return new Promise((resolve) => {
+    const finish = () =>
+      resolve({ count, ms: now() - start, ...percentiles(samples) });
+    const timer = setTimeout(finish, ms + 5000);
+    for (const c of list) {
+      let outstanding = window;
+      let sentAt = now();
+      c.onFrames = (n) => {
+        outstanding -= n;
+        count += n;
+        if (outstanding > 0) return;
+        const t = now();
+        samples.push(t - sentAt);
+        if (t < end) {
+          outstanding = window;
+          sentAt = t;
+          c.sock.write(frame);
+        } else if (--active === 0) {
+          clearTimeout(timer);
+          finish();
+        }
+      };
+      c.sock.write(frame);
+    }
+  });
+}
+
+function leanClose(name: string) {
+  for (const c of leans.get(name) ?? []) c.sock.destroy();
+  leans.delete(name);
+  return { ok: true };
+}
+
 // deno-lint-ignore no-explicit-any
 async function dispatch(cmd: any): Promise<unknown> {
   switch (cmd.op) {
@@ -351,6 +533,17 @@ async function dispatch(cmd: any): Promise<unknown> {
       return await churn(cmd.url, cmd.total, cmd.parallel ?? 32);
     case "stall":
       return await stall(cmd.group, cmd.host, cmd.port, cmd.path, cmd.n);
+    case "leanConnect":
+      return await leanConnect(cmd.group, cmd.kind ?? "ws", cmd.urls, cmd.n);
+    case "leanEcho":
+      return await leanEcho(
+        cmd.group,
+        cmd.kind ?? "ws",
+        cmd.ms,
+        cmd.window ?? 1,
+      );
+    case "leanClose":
+      return leanClose(cmd.group);
     case "exit":
       setTimeout(() => process.exit(0), 10);
       return { ok: true };
