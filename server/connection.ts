@@ -72,6 +72,12 @@ export const State = {
 export interface ConnectionHost {
   readonly stats: StatsCounter;
   readonly maxBufferedBytes: number;
+  /**
+   * Set once a socket's `send` returned a number (Bun): the runtime then
+   * bounds the queue itself (`backpressureLimit`) and reports a drop as 0,
+   * so reading `bufferedAmount` before every send is skipped.
+   */
+  runtimeBounded: boolean;
   // deno-lint-ignore no-explicit-any
   readonly hub: ConnectionHub<any>;
   attach(conn: ServerConnection, socket: SocketLike): void;
@@ -211,7 +217,7 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
       return Write.Gone;
     }
     // Deno's send buffers without bound: refuse to add to a peer that is not reading.
-    if (socket.bufferedAmount > host.maxBufferedBytes) {
+    if (!host.runtimeBounded && socket.bufferedAmount > host.maxBufferedBytes) {
       host.stats.sendsDropped++;
       return Write.Slow;
     }
@@ -228,9 +234,12 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     // queue); 0 dropped because the queue is past Bun's backpressureLimit:
     // a slow consumer. Closing on -1 would close healthy peers on any burst
     // larger than the kernel's socket buffer.
-    if (result === 0) {
-      host.stats.sendsDropped++;
-      return Write.Slow;
+    if (typeof result === "number") {
+      if (result === 0) {
+        host.stats.sendsDropped++;
+        return Write.Slow;
+      }
+      if (!host.runtimeBounded) host.runtimeBounded = true;
     }
     host.stats.messagesOut++;
     return Write.Delivered;

@@ -39,6 +39,8 @@ export class Lifecycle<T> implements ConnectionHost {
   readonly hub: ConnectionHub<T> = new ConnectionHub<T>();
   readonly stats: StatsCounter = new StatsCounter();
   readonly maxBufferedBytes: number;
+  /** See {@linkcode ConnectionHost.runtimeBounded}. */
+  runtimeBounded = false;
   readonly settings: Settings;
   readonly logger: Logger;
   readonly clock: Clock;

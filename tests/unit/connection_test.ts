@@ -105,6 +105,23 @@ test("Bun send results: n > 0 delivered, -1 queued under backpressure (still del
   assert.equal(ep.hub.size, 0);
 });
 
+test("a runtime whose send returns numbers bounds its own queue: bufferedAmount is no longer read per send", async () => {
+  const { ep, closes } = endpoint({ maxBufferedBytes: 10 });
+  const { conn, socket } = await openFake(ep);
+  socket.sendResult = 3;
+  assert.equal(conn.send("abc"), true);
+  let reads = 0;
+  Object.defineProperty(socket, "bufferedAmount", {
+    get: () => (reads++, 11),
+  });
+  socket.sendResult = -1;
+  assert.equal(conn.send("queued by the runtime"), true);
+  assert.equal(reads, 0);
+  socket.sendResult = 0;
+  assert.equal(conn.send("dropped by the runtime"), false);
+  assert.equal(closes[0].code, 1013);
+});
+
 test("a slow consumer (bufferedAmount above the bound) is not written to and is closed with 1013", async () => {
   const { ep, closes } = endpoint({ maxBufferedBytes: 1000 });
   const { conn, socket } = await openFake(ep);
