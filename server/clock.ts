@@ -7,7 +7,9 @@
 import type { Clock } from "./types.ts";
 
 /**
- * The default {@linkcode Clock}: `Date.now()`, `setInterval`, `clearInterval`.
+ * The default {@linkcode Clock}: `performance.now()`, `setInterval`,
+ * `clearInterval`. A monotonic clock, not `Date.now()`: a wall-clock step
+ * (NTP, a VM resumed) must not make every connection look silent at once.
  * Tests inject their own clock instead and advance it by hand.
  *
  * @example
@@ -19,7 +21,7 @@ import type { Clock } from "./types.ts";
  * ```
  */
 export const systemClock: Clock = Object.freeze({
-  now: () => Date.now(),
+  now: () => performance.now(),
   setInterval: (fn: () => void, ms: number): unknown => setInterval(fn, ms),
   clearInterval: (handle: unknown): void => clearInterval(handle as number),
 });

@@ -201,7 +201,7 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
  * 1003); onHandlerError `"continue"` (`"close"` → 1011); heartbeat: ping
  * after 25 000 ms of silence, close 4000 after 20 000 ms more, sweep every
  * quarter of the smaller window (100–5 000 ms); logger `consoleLogger("info")`;
- * logPayloads false; clock `Date.now`/`setInterval`; shutdown deadline 5 000 ms.
+ * logPayloads false; clock `performance.now`/`setInterval`; shutdown deadline 5 000 ms.
  *
  * @example
  * ```ts

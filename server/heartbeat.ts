@@ -85,6 +85,8 @@ export class Heartbeat<C extends Beating> {
   #handle: unknown = undefined;
   #running = false;
   #stale: C[] = [];
+  #lastSweep = 0;
+  #spared = false;
   #sweep = (): void => this.sweep();
 
   constructor(clock: Clock, options: Required<HeartbeatOptions>, target: HeartbeatTarget<C>) {
@@ -104,6 +106,7 @@ export class Heartbeat<C extends Beating> {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#lastSweep = this.#clock.now();
     this.#handle = this.#clock.setInterval(this.#sweep, this.#sweepMs);
   }
 
@@ -121,12 +124,20 @@ export class Heartbeat<C extends Beating> {
     const now = this.#clock.now();
     const target = this.#target;
     target.tick(now);
+    // A sweep far behind schedule means the process was stalled (blocked
+    // event loop, suspended VM): frames that arrived meanwhile are still
+    // unread, so this pass pings but expires nobody; the next one judges.
+    // Never twice in a row, or a loop that is late on every turn would
+    // never reap anyone.
+    const stalled = !this.#spared && now - this.#lastSweep > 3 * this.#sweepMs;
+    this.#spared = stalled;
+    this.#lastSweep = now;
     const list = target.connections();
     const stale = this.#stale;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i];
       const silent = now - conn.lastSeen;
-      if (silent >= this.#deadAfter) stale.push(conn);
+      if (silent >= this.#deadAfter && !stalled) stale.push(conn);
       else if (silent >= this.#pingAfter && conn.pingSentAt <= conn.lastSeen) target.ping(conn, now);
     }
     // Expire after the loop: cleanup changes the hub and runs `close` handlers.

@@ -352,7 +352,7 @@ export interface EndpointOptions<T> extends Handlers<T> {
   logger?: Logger;
   /** Include message payloads in logs. Default false. */
   logPayloads?: boolean;
-  /** Default: `Date.now`/`setInterval`. */
+  /** Default: `performance.now` (monotonic) and `setInterval`. */
   clock?: Clock;
 }
 

@@ -142,3 +142,34 @@ test("heartbeat: a ping that cannot be delivered (slow peer) closes it 1013 inst
   assert.equal(ep.stats().pingsSent, 0);
   assert.equal(clock.timers.size, 0);
 });
+
+test("heartbeat: after a stall (blocked loop, suspended VM) the late sweep expires nobody; the next one judges", async () => {
+  const { ep, closes, clock } = endpoint();
+  const alive = await openFake(ep);
+  const dead = await openFake(ep);
+  clock.advance(125);
+  // The process stalls for 10 s: the clock moves, no sweep runs, frames pile up unread.
+  clock.time += 10_000;
+  const [timer] = clock.timers.values();
+  timer.due = clock.time;
+  clock.advance(0); // the late sweep
+  assert.equal(closes.length, 0, "nobody expired on the late sweep");
+  assert.equal(alive.socket.sent.length, 1, "but pinged");
+  alive.session.received('{"type":"pong"}'); // the frame that waited in the socket
+  clock.advance(125);
+  assert.deepEqual(ep.hub.connections(), [alive.conn]);
+  assert.equal(closes[0].code, 4000);
+  assert.equal(dead.socket.closes[0].code, 4000);
+});
+
+test("heartbeat: a loop late on every turn still reaps (a stall spares one sweep, never two in a row)", async () => {
+  const { ep, closes, clock } = endpoint();
+  await openFake(ep);
+  const [timer] = clock.timers.values();
+  for (let i = 0; i < 4 && closes.length === 0; i++) {
+    clock.time += 1_000; // every sweep 1 s late (8 × the 125 ms period)
+    timer.due = clock.time;
+    clock.advance(0);
+  }
+  assert.deepEqual(closes.map((c) => c.code), [4000]);
+});
