@@ -46,6 +46,10 @@ export interface ProxiedConnection {
   readonly id: number;
   /** The current mode. */
   readonly mode: FaultMode;
+  /** When the client connected (`performance.now()`). */
+  readonly startedAt: number;
+  /** Free for the test's bookkeeping (e.g. the fault applied). */
+  tag: string | undefined;
   /** Bytes forwarded client → server. */
   readonly bytesUp: number;
   /** Bytes forwarded server → client. */
@@ -54,6 +58,10 @@ export interface ProxiedConnection {
   readonly bytesDropped: number;
   /** True once both sockets are gone. */
   readonly done: boolean;
+  /** Whether the client side's socket has closed. */
+  readonly clientClosed: boolean;
+  /** Whether the server side's socket has closed. */
+  readonly upstreamClosed: boolean;
   /** The local address used towards the server. */
   readonly upstreamLocalAddress: string | undefined;
   /** Changes the mode from now on. */
@@ -173,12 +181,18 @@ class Pipe implements ProxiedConnection {
   bytesDown = 0;
   bytesDropped = 0;
   done = false;
+  clientClosed = false;
+  upstreamClosed = false;
+  readonly startedAt: number = performance.now();
+  tag: string | undefined = undefined;
   readonly upstreamLocalAddress: string | undefined;
   readonly gone: Promise<void>;
   #client: net.Socket;
   #upstream: net.Socket;
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #cut: Direction | undefined;
+  /** After a cut nothing more may pass: the rest of a stream would be misread as the cut frame's payload. */
+  #severed = false;
   #closedCount = 0;
   #resolveGone!: () => void;
 
@@ -250,6 +264,10 @@ class Pipe implements ProxiedConnection {
 
   #onData(dir: Direction, chunk: Uint8Array): void {
     const to = dir === "up" ? this.#upstream : this.#client;
+    if (this.#severed) {
+      this.bytesDropped += chunk.length;
+      return;
+    }
     if (this.#cut === dir) {
       // Forward strictly less than the chunk: a frame that started in it is left unfinished.
       const keep = chunk.length > 1 ? Math.max(1, Math.floor(chunk.length / 2)) : 0;
@@ -258,6 +276,7 @@ class Pipe implements ProxiedConnection {
       // Give the partial write a moment to leave before the RST discards the send buffer.
       this.#later(() => this.#reset(), 20);
       this.#cut = undefined;
+      this.#severed = true;
       return;
     }
     const mode = this.mode;
@@ -281,7 +300,7 @@ class Pipe implements ProxiedConnection {
   }
 
   #onEnd(other: net.Socket): void {
-    if (this.mode.kind === "blackhole" || this.mode.kind === "stall") return;
+    if (this.#severed || this.mode.kind === "blackhole" || this.mode.kind === "stall") return;
     const delay = this.mode.kind === "delay" ? this.mode.ms : 0;
     if (delay > 0) this.#later(() => other.end(), delay + 1);
     else other.end();
@@ -297,6 +316,8 @@ class Pipe implements ProxiedConnection {
 
   #onSocketClosed(s: net.Socket): void {
     this.#closedCount += 1;
+    if (s === this.#client) this.clientClosed = true;
+    else this.upstreamClosed = true;
     // In a black hole the other side learns nothing; otherwise a vanished side takes the other along.
     if (this.mode.kind !== "blackhole" && this.mode.kind !== "stall") {
       const other = s === this.#client ? this.#upstream : this.#client;
