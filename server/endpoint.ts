@@ -110,6 +110,8 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
       return this.#refuse("origin", 403, `origin ${JSON.stringify(origin)} is not allowed`);
     }
     const settings = this.settings;
+    const address = info.remoteAddress;
+    if (life.pending.size !== 0 && this.#atCapacity(address)) life.reapPending(life.clock.now());
     if (life.active >= settings.maxConnections) {
       return this.#refuse(
         "capacity",
@@ -118,7 +120,6 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
         { "retry-after": "5" },
       );
     }
-    const address = info.remoteAddress;
     if (address !== undefined && (life.perAddress.get(address) ?? 0) >= settings.maxConnectionsPerAddress) {
       return this.#refuse(
         "capacity_per_address",
@@ -153,7 +154,16 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
       life.unreserve(address);
       return this.#refuse("shutdown", 503, "server is shutting down");
     }
-    return { ok: true, session: new ServerConnection<T>(life, data, address) };
+    const session = new ServerConnection<T>(life, data, address);
+    life.admitted(session);
+    return { ok: true, session };
+  }
+
+  #atCapacity(address: string | undefined): boolean {
+    const life = this.#life;
+    const settings = this.settings;
+    return life.active >= settings.maxConnections ||
+      (address !== undefined && (life.perAddress.get(address) ?? 0) >= settings.maxConnectionsPerAddress);
   }
 
   #refuse(reason: string, status: number, message: string, headers?: Record<string, string>): Admission {

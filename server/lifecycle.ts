@@ -15,6 +15,7 @@ import { ConnectionHub } from "./hub.ts";
 import { takeToken, textTooBig } from "./limits.ts";
 import { closeLogLevel, errorFields } from "./logger.ts";
 import { Drain } from "./shutdown.ts";
+import { DEFAULTS } from "./settings.ts";
 import { StatsCounter } from "./stats.ts";
 
 const GOING_AWAY = CloseCode.GoingAway;
@@ -50,6 +51,8 @@ export class Lifecycle<T> implements ConnectionHost {
   active = 0;
   /** Admitted sessions per remote address. */
   readonly perAddress: Map<string, number> = new Map();
+  /** Admitted sessions whose socket has not opened yet. */
+  readonly pending: Set<ServerConnection<T>> = new Set();
   /** Set once shutdown begins; new upgrades are refused from then on. */
   shuttingDown = false;
   #handlers: Handlers<T>;
@@ -85,7 +88,10 @@ export class Lifecycle<T> implements ConnectionHost {
     this.#logPayloads = handlers.logPayloads === true;
     if (settings.heartbeat !== false) {
       this.#heartbeat = new Heartbeat(clock, settings.heartbeat, {
-        tick: (now) => (this.now = now),
+        tick: (now) => {
+          this.now = now;
+          if (this.pending.size !== 0) this.reapPending(now);
+        },
         connections: () => this.hub.list(),
         ping: (conn, now) => {
           conn.pingSentAt = now;
@@ -116,6 +122,27 @@ export class Lifecycle<T> implements ConnectionHost {
     if (address !== undefined) this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
   }
 
+  /** Registers a session just admitted, so an upgrade that never completes can be reaped. */
+  admitted(conn: ServerConnection<T>): void {
+    conn.lastSeen = this.clock.now();
+    this.pending.add(conn);
+  }
+
+  /**
+   * Releases sessions admitted more than `DEFAULTS.upgradeTimeoutMs` ago whose
+   * socket never opened, errored or closed (a runtime that lost the
+   * connection mid-upgrade without an event): their slots would otherwise be
+   * held forever. Runs from the heartbeat sweep and before a capacity refusal.
+   */
+  reapPending(now: number): void {
+    for (const conn of this.pending) {
+      if (now - conn.lastSeen < DEFAULTS.upgradeTimeoutMs) continue;
+      this.logger.warn("upgrade never completed; slot released", { id: conn.id });
+      this.#release(conn);
+      safeClose(conn.socket);
+    }
+  }
+
   /** Gives a slot back. */
   unreserve(address: string | undefined): void {
     this.active--;
@@ -138,6 +165,7 @@ export class Lifecycle<T> implements ConnectionHost {
 
   opened(conn: ServerConnection<T>): void {
     if (conn.state !== State.Pending) return;
+    this.pending.delete(conn);
     const socket = conn.socket;
     if (socket === undefined) {
       this.logger.error("session opened without a socket: attach() must come first", { id: conn.id });
@@ -314,6 +342,7 @@ export class Lifecycle<T> implements ConnectionHost {
     conn.state = State.Done;
     safeClose(conn.socket, code, reason);
     if (state === State.Pending) {
+      this.pending.delete(conn);
       this.unreserve(conn.remoteAddress);
       return;
     }
@@ -367,6 +396,7 @@ export class Lifecycle<T> implements ConnectionHost {
   /** Cleanup of a session that never opened: only the reservation. */
   #release(conn: ServerConnection<T>): void {
     conn.state = State.Done;
+    this.pending.delete(conn);
     this.unreserve(conn.remoteAddress);
   }
 

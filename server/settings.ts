@@ -35,6 +35,8 @@ export interface Defaults {
   readonly timeoutMs: number;
   /** How long shutdown waits for close handshakes, in ms. */
   readonly shutdownDeadlineMs: number;
+  /** How long an admitted session may wait for its socket to open before its slot is released, in ms. */
+  readonly upgradeTimeoutMs: number;
 }
 
 /**
@@ -65,6 +67,8 @@ export const DEFAULTS: Defaults = Object.freeze({
   timeoutMs: 20_000,
   /** Shutdown waits this long for close handshakes: 5 s. */
   shutdownDeadlineMs: 5_000,
+  /** An admitted session whose socket never opened (nor failed) gives its slot back after 10 s. */
+  upgradeTimeoutMs: 10_000,
 });
 
 /**

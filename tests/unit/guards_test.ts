@@ -200,3 +200,38 @@ test("guard 503: shutdown in progress, including one that began while authentica
   assert.deepEqual(ep.stats().upgradesRefused, { shutdown: 2 });
   nothingRegistered(ep);
 });
+
+test("an admitted upgrade that never opens, errs or closes gives its slot back after 10 s", async () => {
+  const clock = new ManualClock();
+  const logger = new MemoryLogger();
+  const ep = createEndpoint({ clock, logger, maxConnectionsPerAddress: 1 });
+  const lost = await ep.admit(upgradeRequest(), { remoteAddress: "3.3.3.3" });
+  assert.ok(lost.ok);
+  await refused(ep, upgradeRequest(), 503, "3.3.3.3");
+  clock.advance(9_999);
+  await refused(ep, upgradeRequest(), 503, "3.3.3.3");
+  clock.advance(1);
+  const next = await openFake(ep, { remoteAddress: "3.3.3.3" });
+  assert.equal(logger.at("warn")[0].message, "upgrade never completed; slot released");
+  // The lost session waking up late changes nothing.
+  lost.session.opened();
+  lost.session.closed(1000, "");
+  assert.equal(lifecycleOf(ep).perAddress.get("3.3.3.3"), 1);
+  assert.equal(ep.stats().opened, 1);
+  next.conn.close();
+  assert.equal(lifecycleOf(ep).active, 0);
+});
+
+test("the heartbeat sweep also reaps upgrades that never completed", async () => {
+  const clock = new ManualClock();
+  const ep = createEndpoint({ clock, logger: new MemoryLogger() });
+  const live = await openFake(ep);
+  const lost = await ep.admit(upgradeRequest(), { remoteAddress: "4.4.4.4" });
+  assert.ok(lost.ok);
+  assert.equal(lifecycleOf(ep).pending.size, 1);
+  clock.advance(15_000);
+  assert.equal(lifecycleOf(ep).pending.size, 0);
+  assert.equal(lifecycleOf(ep).perAddress.has("4.4.4.4"), false);
+  assert.equal(lifecycleOf(ep).active, 1);
+  live.conn.close();
+});
