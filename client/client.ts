@@ -50,14 +50,15 @@ function resolveUrl(url: string | URL): string {
 }
 
 function report(error: unknown): void {
-  // A throwing message handler is the application's bug: report it as the
-  // platform reports a throwing event listener, but keep delivering.
+  // A throwing message handler is the application's bug, and it must not
+  // stop delivery to the other handlers nor end the process. In a page,
+  // report it as the platform reports a throwing event listener (console and
+  // `window.onerror`); in Deno and Bun an unhandled report ends the process,
+  // so log it instead.
   // deno-lint-ignore no-explicit-any
   const g = globalThis as any;
-  if (typeof g.reportError === "function") g.reportError(error);
-  else {setTimeout(() => {
-      throw error;
-    });}
+  if (g.document !== undefined && typeof g.reportError === "function") g.reportError(error);
+  else console.error("steadysocket: a message handler threw", error);
 }
 
 /**

@@ -188,3 +188,30 @@ test("client: messages reach handlers without partysocket's per-message event co
     await server.stop();
   }
 });
+
+test("client: a handler that throws is logged; the other handlers and later messages still arrive", async () => {
+  const server = await startServer();
+  const client = connect(server.url);
+  const logged: unknown[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => logged.push(args[1]);
+  try {
+    await opened(client);
+    const got: unknown[] = [];
+    client.on("echo", () => {
+      throw new Error("application bug");
+    });
+    client.on("echo", (payload) => got.push(payload));
+    client.send("echo", 1);
+    client.send("echo", 2);
+    await until(() => got.length === 2, "both echoes at the second handler");
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(logged.length, 2);
+    assert.equal((logged[0] as Error).message, "application bug");
+    assert.equal(client.state.status, "open");
+  } finally {
+    console.error = consoleError;
+    await client.close();
+    await server.stop();
+  }
+});
