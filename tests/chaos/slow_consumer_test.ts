@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import process from "node:process";
+import { test } from "../_harness.ts";
+import type { Connection, SocketLike } from "../../server/types.ts";
+import { startFaultProxy } from "../fault/proxy.ts";
+import { ReportTable, rssMiB } from "../fault/report.ts";
+import { waitUntil } from "../fault/wait.ts";
+import { adapterLabel, ADAPTERS, startServer } from "./_servers.ts";
+import { watchUnhandled } from "./_unhandled.ts";
+
+const SOAK = process.env.STEADY_SOAK === "1";
+const table = new ReportTable("chaos: slow consumers");
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+const p99 = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] * 10) / 10;
+};
+
+function openClient(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error(`expected ${url} to accept a WebSocket`));
+  });
+}
+
+for (const adapter of ADAPTERS) {
+  const label = adapterLabel(adapter);
+  const normalCount = SOAK ? 100 : 10;
+  const slowCount = SOAK ? 50 : 5;
+
+  test(
+    `slow consumers (${label}): closed with 1013, memory bounded, others keep flowing, send results counted honestly`,
+    async () => {
+      const watch = watchUnhandled();
+      const maxBufferedBytes = 256 * 1024;
+      // Every send result the runtime gave, by kind: Bun returns bytes, -1 (queued under backpressure) or 0 (dropped).
+      const results = { positive: 0, backpressure: 0, zero: 0, none: 0 };
+      const slowIds = new Set<string>();
+      const maxBuffered = new Map<string, number>();
+      const closes = new Map<string, number>();
+      const server = await startServer<undefined>({
+        heartbeat: false,
+        rateLimit: false,
+        logger: quiet,
+        maxBufferedBytes,
+        open(conn: Connection) {
+          // Observe the socket the core writes to (an internal field, read only by this test).
+          const socket = (conn as unknown as { socket: SocketLike }).socket;
+          const send = socket.send.bind(socket);
+          socket.send = (data) => {
+            const r = send(data);
+            if (r === undefined) results.none++;
+            else if (r > 0) results.positive++;
+            else if (r === -1) results.backpressure++;
+            else results.zero++;
+            return r;
+          };
+        },
+        close(conn, info) {
+          closes.set(conn.id, info.code);
+        },
+      }, { adapter });
+      const proxy = await startFaultProxy({ target: { port: server.port } });
+      const normals: WebSocket[] = [];
+      const slows: WebSocket[] = [];
+      const latencies: number[][] = [[], []];
+      const received = new Array(normalCount).fill(0);
+      let phase = 0;
+      let broadcaster: ReturnType<typeof setInterval> | undefined;
+      let countedDelivered = 0;
+      let countedDropped = 0;
+      const slowSaw: number[] = [];
+      try {
+        for (let i = 0; i < normalCount; i++) {
+          const ws = await openClient(server.url);
+          ws.onmessage = (e) => {
+            received[i]++;
+            const t = JSON.parse(String(e.data)).payload.t;
+            if (phase < 2) latencies[phase].push(performance.now() - t);
+          };
+          normals.push(ws);
+        }
+        const before = new Set(server.endpoint.hub.connections().map((c) => c.id));
+        for (let i = 0; i < slowCount; i++) {
+          const ws = await openClient(`ws://127.0.0.1:${proxy.port}/ws`);
+          ws.onclose = (e) => slowSaw.push(e.code);
+          slows.push(ws);
+        }
+        await waitUntil(() => server.endpoint.hub.size === normalCount + slowCount, "everyone registered");
+        for (const c of server.endpoint.hub.connections()) if (!before.has(c.id)) slowIds.add(c.id);
+        const pad = "z".repeat(32 * 1024);
+        const rssBefore = rssMiB();
+        let rssPeak = rssBefore;
+        broadcaster = setInterval(() => {
+          const r = server.endpoint.hub.broadcastJson({
+            type: "feed",
+            payload: { t: performance.now(), pad },
+          });
+          countedDelivered += r.delivered;
+          countedDropped += r.dropped;
+          for (const c of server.endpoint.hub.connections()) {
+            if (slowIds.has(c.id)) {
+              maxBuffered.set(c.id, Math.max(maxBuffered.get(c.id) ?? 0, c.bufferedAmount));
+            }
+          }
+          rssPeak = Math.max(rssPeak, rssMiB());
+        }, 10);
+        await waitUntil(
+          () => latencies[0].length >= normalCount * 50,
+          "a baseline of 50 messages per client",
+        );
+        phase = 1;
+        const receivedAtStall = [...received];
+        proxy.setMode({ kind: "stall" }, { applyToOpen: true });
+        await waitUntil(
+          () => [...slowIds].every((id) => closes.has(id)),
+          "every slow consumer closed",
+          30_000,
+        );
+        await waitUntil(() => latencies[1].length >= normalCount * 50, "50 more messages per normal client");
+        phase = 2;
+        clearInterval(broadcaster);
+        broadcaster = undefined;
+        // Let the stalled ones read again: the Close frame the server queued reaches them.
+        proxy.setMode({ kind: "pass" }, { applyToOpen: true });
+        await waitUntil(() => slowSaw.length === slowCount, "the slow clients to see their close", 10_000)
+          .catch(() => {});
+        const slowCodes = [...slowIds].map((id) => closes.get(id));
+        const normalCodes = [...closes].filter(([id]) => !slowIds.has(id));
+        const worstBuffered = Math.max(...maxBuffered.values(), 0);
+        const totalResults = results.positive + results.backpressure + results.zero + results.none;
+        table.add({
+          scenario: "slow consumers under broadcast",
+          adapter: label,
+          connections: normalCount + slowCount,
+          faults: slowCount,
+          leaks: server.endpoint.hub.size - normalCount,
+          lost: 0,
+          unhandled: watch.seen.length,
+          notes:
+            `server closed slow ones with ${[...new Set(slowCodes)]}, they saw ${[...new Set(slowSaw)]}; ` +
+            `max buffered per slow peer ${Math.round(worstBuffered / 1024)} KiB (bound ${
+              maxBufferedBytes / 1024
+            } KiB); ` +
+            `rss ${rssBefore}→${rssPeak}→${rssMiB()} MiB; others p99 ${p99(latencies[0])} ms before, ${
+              p99(latencies[1])
+            } ms during; ` +
+            `send results >0 ${results.positive}, -1 ${results.backpressure}, 0 ${results.zero}, void ${results.none}; ` +
+            `broadcast counted delivered ${countedDelivered}, dropped ${countedDropped}`,
+        });
+        assert.deepEqual([...new Set(slowCodes)], [1013], "expected every slow consumer closed with 1013");
+        assert.deepEqual(normalCodes, [], "expected no normal client closed");
+        for (let i = 0; i < normalCount; i++) {
+          assert.ok(received[i] > receivedAtStall[i] + 40, `expected normal client ${i} to keep receiving`);
+        }
+        // A send that returned 0 was not delivered; everything the runtime took (bytes, -1, void) was.
+        assert.equal(
+          countedDelivered,
+          totalResults - results.zero,
+          "expected delivered == sends the runtime accepted",
+        );
+        assert.ok(countedDropped >= results.zero, "expected every 0 counted as dropped");
+        assert.ok(
+          worstBuffered <= maxBufferedBytes + 64 * 1024,
+          `expected buffered bytes bounded by ${maxBufferedBytes} + one message, saw ${worstBuffered}`,
+        );
+        assert.equal(watch.seen.length, 0);
+      } finally {
+        clearInterval(broadcaster);
+        watch.stop();
+        for (const ws of [...normals, ...slows]) ws.close();
+        await proxy.close();
+        await server.close(500);
+      }
+    },
+    { timeoutMs: 90_000 },
+  );
+}
+
+test("chaos: slow consumer report", () => {
+  table.print();
+  assert.ok(table.rows.length > 0);
+});
