@@ -35,8 +35,28 @@ export const pinning: { server: string[]; clients: string[]; note: string } =
 
 const CLK_TCK = 100;
 
-/** CPU seconds (user + system) used so far by a process. */
+/**
+ * CPU seconds (user + system) used so far by a process, all threads: the sum
+ * of /proc/<pid>/task/<tid>/schedstat (nanoseconds), or /proc/<pid>/stat
+ * (clock ticks of 10 ms) where schedstat is missing.
+ */
 export function cpuSeconds(pid: number): number {
+  try {
+    let ns = 0;
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(
+          Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`)
+            .split(" ")[0],
+        );
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    if (ns > 0) return ns / 1e9;
+  } catch {
+    // no schedstat: fall back to clock ticks
+  }
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

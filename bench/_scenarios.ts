@@ -117,11 +117,16 @@ export async function fanout(
     const op = await r.server.ctl(q) as { broadcasts: number; start: number };
     const expected = op.broadcasts * cfg.clients;
     const s = await waitDelivered(worker, group, expected);
+    if (Deno.env.get("BENCH_DEBUG")) {
+      console.error(`expected ${expected} received ${s.received}`);
+    }
     const wall = (performance.now() - t0) / 1000;
-    const cpu = (r.server.cpu() - cpu0) / wall;
+    const cpuSpent = r.server.cpu() - cpu0;
+    const cpu = cpuSpent / wall;
     const wcpu = (worker.cpu() - wcpu0) / wall;
     const seconds = (s.last - op.start) / 1000;
     return {
+      cpuUsPerMsg: (cpuSpent * 1e6) / s.received,
       rate: s.received / seconds,
       reach: s.received / expected,
       p50: s.p50,
@@ -130,10 +135,18 @@ export async function fanout(
       clientCpu: wcpu,
     };
   };
+  const tw = performance.now();
   for (const r of running) await once(r, Math.max(200, cfg.ms / 2), 0); // warm-up
+  if (Deno.env.get("BENCH_DEBUG")) {
+    console.error(`warm-up ${performance.now() - tw} ms`);
+  }
   for (let rep = 0; rep < cfg.reps; rep++) {
     for (const r of rotate(running, rep)) {
+      const t1 = performance.now();
       const t = await once(r, cfg.ms, 0);
+      if (Deno.env.get("BENCH_DEBUG")) {
+        console.error(`once ${r.target.id} ${performance.now() - t1} ms`);
+      }
       let lat: Sample = {};
       if (cfg.rate) {
         const l = await once(r, cfg.latencyMs, cfg.rate);
@@ -141,6 +154,7 @@ export async function fanout(
       }
       samples[r.target.id].push({
         rate: t.rate,
+        cpuUsPerMsg: t.cpuUsPerMsg,
         reach: t.reach,
         satP50: t.p50,
         satP99: t.p99,
@@ -203,11 +217,13 @@ export async function echo(
       window: cfg.window ?? 1,
     });
     const wall = (performance.now() - t0) / 1000;
+    const cpuSpent = r.server.cpu() - cpu0;
     return {
       rate: e.count / (e.ms / 1000),
+      cpuUsPerMsg: (cpuSpent * 1e6) / e.count,
       p50: e.p50,
       p99: e.p99,
-      cpu: (r.server.cpu() - cpu0) / wall,
+      cpu: cpuSpent / wall,
       clientCpu: (worker.cpu() - wcpu0) / wall,
     };
   };
@@ -243,6 +259,14 @@ export async function idle(
     for (const t of rotate(targets, rep)) {
       const server = await start(t);
       try {
+        // Run the connection paths once first, so that code compiled and pools
+        // grown on first use are not counted per connection.
+        await worker.request({
+          op: "churn",
+          url: urls(t, server)[0],
+          total: 200,
+          parallel: 32,
+        });
         await server.ctl("/ctl/gc");
         await sleep(200);
         const rss0 = server.rssKiB();
@@ -386,6 +410,8 @@ export async function stall(
         const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
         const stats = await server.ctl("/ctl/stats") as {
           closedByCode?: Record<string, number>;
+          slowConsumers?: number;
+          sendsDropped?: number;
         };
         samples[t.id].push({
           liveRate: s.received / ((s.last - op.start) / 1000),
@@ -396,6 +422,8 @@ export async function stall(
             0,
           ),
           closed1013: stats.closedByCode?.["1013"] ?? 0,
+          slowConsumers: stats.slowConsumers ?? NaN,
+          sendsDropped: stats.sendsDropped ?? NaN,
           liveClosed: s.closed,
           rssGrowthMiB: (server.rssKiB() - rss0) / 1024,
           peakMiB: server.hwmKiB() / 1024,

@@ -32,6 +32,13 @@ const CORE = [
   "deno-raw0",
   "deno-steady",
 ];
+const CORE5 = [
+  "bun-loop",
+  "bun-publish",
+  "bun-steady",
+  "deno-raw",
+  "deno-steady",
+];
 const CORE_MEM = ["bun-loop", "bun-steady", "deno-raw", "deno-steady"];
 const PEERS_MEM = [
   "bun-hono",
@@ -45,61 +52,61 @@ const PEERS_MEM = [
 /** What each mode runs; quick keeps every scenario but fewer sizes, targets and seconds. */
 const PLAN = full
   ? {
-    reps: 5,
+    reps: 4,
     fanout: [
       {
         clients: 32,
         bytes: 20,
         ids: ALL_IDS,
-        ms: 1000,
+        ms: 500,
         rate: 500,
-        latencyMs: 600,
+        latencyMs: 400,
       },
       {
         clients: 32,
         bytes: 1024,
         ids: ALL_IDS,
-        ms: 1000,
+        ms: 500,
         rate: 500,
-        latencyMs: 600,
+        latencyMs: 400,
       },
       {
         clients: 1000,
         bytes: 20,
         ids: ALL_IDS,
-        ms: 1000,
+        ms: 500,
         rate: 50,
-        latencyMs: 1000,
+        latencyMs: 500,
       },
       {
         clients: 1000,
         bytes: 1024,
         ids: ALL_IDS,
-        ms: 1000,
+        ms: 500,
         rate: 50,
-        latencyMs: 1000,
+        latencyMs: 500,
       },
     ],
     echo: [
-      { conns: 1, ids: ALL_IDS, ms: 600 },
-      { conns: 100, ids: ALL_IDS, ms: 1000 },
+      { conns: 1, ids: ALL_IDS, ms: 400 },
+      { conns: 100, ids: ALL_IDS, ms: 500 },
     ],
     idle: [
       {
         conns: 1000,
         ids: [...CORE_MEM, ...PEERS_MEM],
         reps: 3,
-        settleMs: 800,
-        cpuMs: 2000,
+        settleMs: 500,
+        cpuMs: 1000,
       },
       {
         conns: 5000,
         ids: [...CORE_MEM, ...PEERS_MEM],
         reps: 3,
-        settleMs: 1000,
-        cpuMs: 2000,
+        settleMs: 800,
+        cpuMs: 1000,
       },
-      { conns: 15000, ids: CORE_MEM, reps: 3, settleMs: 1500, cpuMs: 2000 },
+      { conns: 15000, ids: CORE_MEM, reps: 3, settleMs: 1500, cpuMs: 1000 },
     ],
     churn: {
       ids: [...CORE_MEM, ...PEERS_MEM],
@@ -108,14 +115,21 @@ const PLAN = full
       parallel: 32,
     },
     stall: {
-      ids: [...CORE_MEM, ...PEERS_MEM],
+      ids: [
+        ...CORE_MEM,
+        "bun-hono",
+        "bun-crossws",
+        "deno-hono",
+        "deno-crossws",
+      ],
       clients: 1000,
       stalled: 100,
       bytes: 16384,
-      ms: 2500,
+      ms: 4000,
       reps: 3,
     },
     sweep: { conns: 100_000, sweeps: 50 },
+    overhead: { conns: 20_000 },
     client: {
       runtimes: ["bun", "deno"],
       messages: 200_000,
@@ -131,34 +145,37 @@ const PLAN = full
         clients: 32,
         bytes: 20,
         ids: ALL_IDS,
-        ms: 300,
+        ms: 200,
         rate: 500,
-        latencyMs: 300,
+        latencyMs: 200,
       },
       {
         clients: 1000,
         bytes: 1024,
-        ids: CORE,
-        ms: 400,
+        ids: CORE5,
+        ms: 300,
         rate: 50,
-        latencyMs: 400,
+        latencyMs: 300,
       },
     ],
     echo: [
-      { conns: 1, ids: CORE, ms: 250 },
-      { conns: 100, ids: ALL_IDS, ms: 250 },
+      { conns: 1, ids: CORE, ms: 200 },
+      { conns: 100, ids: ALL_IDS, ms: 200 },
     ],
-    idle: [{ conns: 1000, ids: CORE_MEM, reps: 3, settleMs: 400, cpuMs: 500 }],
+    idle: [{ conns: 1000, ids: CORE_MEM, reps: 3, settleMs: 300, cpuMs: 400 }],
     churn: { ids: CORE_MEM, perCycle: 300, cycles: 5, parallel: 32 },
+    // One repetition here: a stalled reader is closed only once the kernel's
+    // buffers (several MB) and then the 1 MiB bound are full, which takes seconds.
     stall: {
       ids: CORE_MEM,
       clients: 1000,
       stalled: 100,
       bytes: 16384,
-      ms: 1200,
-      reps: 3,
+      ms: 3500,
+      reps: 1,
     },
     sweep: { conns: 100_000, sweeps: 20 },
+    overhead: { conns: 10_000 },
     client: {
       runtimes: ["bun"],
       messages: 100_000,
@@ -389,6 +406,20 @@ await guarded("sweep", async () => {
       ...a,
     ]),
     bun: await script(["bun", "bench/sweep.ts", ...a]),
+  };
+});
+await guarded("overhead", async () => {
+  const n = String(PLAN.overhead.conns);
+  results.overhead = {
+    deno: await script([
+      "deno",
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      "bench/overhead.ts",
+      n,
+    ]),
+    bun: await script(["bun", "bench/overhead.ts", n]),
   };
 });
 await guarded("client", async () => {
