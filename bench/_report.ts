@@ -110,6 +110,14 @@ function rel(c: Any, a: string, b: string, key: string): number {
   return ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
 }
 
+/** The range of a field over the repetitions, as `min–max`. */
+function spread(c: Any, id: string, key: string): string {
+  const v = ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key]).filter(
+    Number.isFinite,
+  );
+  return v.length ? `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}` : "—";
+}
+
 /** Pairs (config name, a ÷ b) over a scenario's configs, where both were measured. */
 function pairs(
   list: Any[] | undefined,
@@ -408,6 +416,7 @@ export function writeReport(r: Any): string {
         return [
           label(id),
           fmt(s.rate),
+          spread(f, id, "rate"),
           base ? fx(rel(f, id, base, "rate")) : "—",
           TARGETS[id]?.runtime === "bun"
             ? fx(rel(f, id, "bun-publish", "rate"))
@@ -428,6 +437,7 @@ export function writeReport(r: Any): string {
           [
             "server",
             "delivered msg/s",
+            "range over repetitions",
             "× raw",
             "× publish()",
             "reach",
@@ -460,6 +470,7 @@ export function writeReport(r: Any): string {
         return [
           label(id),
           fmt(s.rate),
+          spread(e, id, "rate"),
           base ? fx(rel(e, id, base, "rate")) : "—",
           s.p50.toFixed(3),
           s.p99.toFixed(3),
@@ -474,6 +485,7 @@ export function writeReport(r: Any): string {
         table([
           "server",
           "round trips/s",
+          "range over repetitions",
           "× raw",
           "p50 ms",
           "p99 ms",
@@ -577,6 +589,9 @@ export function writeReport(r: Any): string {
           "ns/send, hub.broadcast",
           "ns/msg, raw echo",
           "ns/msg, endpoint echo",
+          "B, one-room Set",
+          "B, Bun socket wrapper (closures)",
+          "B, same as a class",
         ],
         Object.values(r.overhead).map((v: Any) => [
           v.runtime,
@@ -734,7 +749,86 @@ export function writeReport(r: Any): string {
       "",
     );
   }
+  out.push(...findings(r));
   return out.join("\n");
+}
+
+/** Where the misses come from, with this run's own numbers. */
+function findings(r: Any): string[] {
+  const out = ["## Where the cost is", ""];
+  const f32 = (r.fanout ?? []).find((f: Any) => f.clients === 32) ??
+    r.fanout?.[0];
+  if (f32) {
+    const m = f32.med as Med;
+    out.push(
+      `- **Fan-out on Bun, against \`publish()\`.** In the ${
+        fanName(f32)
+      } fan-out, \`Bun.serve\`'s native ` +
+        `\`publish()\` spent ${
+          m["bun-publish"]?.cpuUsPerMsg?.toFixed(3)
+        } µs of server CPU per delivered message, ` +
+        `the JS send loop ${
+          m["bun-loop"]?.cpuUsPerMsg?.toFixed(3)
+        } µs and steadysocket ` +
+        `${
+          m["bun-steady"]?.cpuUsPerMsg?.toFixed(3)
+        } µs: the cost is one \`ws.send()\` call per recipient, ` +
+        "which every JS loop pays (crossws is fast on Bun because its `publish()` is Bun's). The loop of " +
+        "`hub.broadcast` itself adds only a few ns per recipient (see the in-process table). Closing the gap " +
+        "needs native fan-out in the library: the Bun adapter subscribing each socket to its rooms " +
+        "(`ws.subscribe(room)` on join, `unsubscribe` on leave) and `hub.broadcast(room)` calling " +
+        "`server.publish(room, data)` when there is no `except`, keeping the per-socket loop for the rest.",
+    );
+  }
+  const ob = r.overhead?.bun;
+  const od = r.overhead?.deno;
+  if (ob && od) {
+    out.push(
+      `- **Memory per connection.** In process, an admitted connection in one room holds ` +
+        `${ob.endpointBytesPerConn.toFixed(0)} B of heap on Bun and ${
+          od.endpointBytesPerConn.toFixed(0)
+        } B on Deno, ` +
+        `against ${ob.rawRegistryBytesPerConn.toFixed(0)} / ${
+          od.rawRegistryBytesPerConn.toFixed(0)
+        } B for a raw ` +
+        `registry. Of that, the connection's one-element room \`Set\` is ${
+          ob.roomSetBytes.toFixed(0)
+        } B on Bun ` +
+        `and ${
+          od.roomSetBytes.toFixed(0)
+        } B on Deno. The Bun adapter adds its socket wrapper ` +
+        `(\`bunSocket()\` in \`server/adapters/_bun_socket.ts\`, an object literal with getters and four ` +
+        `closures per connection): ${
+          ob.bunWrapperBytes.toFixed(0)
+        } B, where a class instance with the same ` +
+        `members costs ${
+          ob.classWrapperBytes.toFixed(0)
+        } B. Keeping a single room as a string (a \`Set\` only ` +
+        "from the second room on) and making the wrapper a class would save about " +
+        `${
+          (ob.roomSetBytes + ob.bunWrapperBytes - ob.classWrapperBytes).toFixed(
+            0,
+          )
+        } B per connection on Bun.`,
+    );
+    out.push(
+      `- **Receive path.** In process, the endpoint's receive path (decode, rate bucket, heartbeat stamp, ` +
+        `handler, \`sendJson\`) costs ${
+          ob.ourEchoNsPerMessage.toFixed(0)
+        } ns per message on Bun against ` +
+        `${
+          ob.rawEchoNsPerMessage.toFixed(0)
+        } ns for bare \`JSON.parse\` + \`JSON.stringify\` + \`send\`, and ` +
+        `${od.ourEchoNsPerMessage.toFixed(0)} against ${
+          od.rawEchoNsPerMessage.toFixed(0)
+        } ns on Deno: ` +
+        "tens of ns on top of several µs of server CPU per network round trip, so echo differences larger " +
+        "than a few percent in the tables above are the machine's noise (see the range over repetitions), " +
+        "not the library.",
+    );
+  }
+  out.push("");
+  return out;
 }
 
 /** One line of steadysocket against each other server, by runtime. */
