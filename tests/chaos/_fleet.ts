@@ -57,7 +57,14 @@ export interface Accounting {
   droppedReported: number;
   delivered: number;
   duplicates: number;
+  /** A queued message that arrived after one sent later than it: the queue's order broken. */
   outOfOrder: number;
+  /**
+   * A message that arrived after one sent later than it, where the late one was sent on an open socket:
+   * it was in flight on a connection that was dying while the next connection already delivered.
+   * Order holds per connection only; this counts how often that shows.
+   */
+  reorderedInFlight: number;
   /** `queued` and never delivered nor reported dropped. */
   lostQueued: number;
   /** `sent` on an open socket and never delivered: lost in flight with the connection. */
@@ -123,6 +130,7 @@ export function account(members: Member[], ledger: Ledger): Accounting {
     delivered: 0,
     duplicates: 0,
     outOfOrder: 0,
+    reorderedInFlight: 0,
     lostQueued: 0,
     lostInFlight: 0,
   };
@@ -130,7 +138,14 @@ export function account(members: Member[], ledger: Ledger): Accounting {
     const got = ledger.received.get(m.id) ?? [];
     const unique = new Set(got);
     a.duplicates += got.length - unique.size;
-    for (let i = 1; i < got.length; i++) if (got[i] <= got[i - 1]) a.outOfOrder++;
+    let highest = -1;
+    for (const s of got) {
+      if (s < highest) {
+        if (m.results[s] === "queued") a.outOfOrder++;
+        else a.reorderedInFlight++;
+      }
+      highest = Math.max(highest, s);
+    }
     a.delivered += unique.size;
     m.results.forEach((r, s) => {
       if (r === "sent") a.sent++;

@@ -69,7 +69,11 @@ for (const adapter of ADAPTERS) {
     let rssPeak = rssBefore;
     const started = performance.now();
     try {
-      await waitUntil(() => fleet.every((m) => m.opens > 0), "every client to connect once", 20_000);
+      await waitUntil(
+        () => fleet.every((m) => m.opens > 0),
+        "every client to connect once",
+        SOAK ? 120_000 : 20_000,
+      );
       const policyVictims = new Set<number>();
       for (const m of fleet) if (rng.next() < 0.03) policyVictims.add(m.id);
 
@@ -111,7 +115,7 @@ for (const adapter of ADAPTERS) {
           alive().every((m) => m.client.state.status === "open") &&
           server.endpoint.hub.size === alive().length,
         "the fleet to converge after the faults",
-        30_000,
+        SOAK ? 120_000 : 30_000,
         20,
       );
       // TCP connections neither runtime let go of after a close towards a silent peer (see the report).
@@ -164,7 +168,8 @@ for (const adapter of ADAPTERS) {
             fleet.reduce((n, m) => n + m.opens, 0) - clients
           }; policy-stopped ${stoppedByPolicy.length}; ` +
           `sent ${totals.sent}, queued ${totals.queued}, dropped (reported) ${totals.droppedReported}, ` +
-          `delivered ${totals.delivered}, lost in flight ${totals.lostInFlight}, dup ${totals.duplicates}; ` +
+          `delivered ${totals.delivered}, lost in flight ${totals.lostInFlight}, dup ${totals.duplicates}, ` +
+          `reordered in flight ${totals.reorderedInFlight}; ` +
           `server opened ${after.opened} closed ${after.closed} (4000: ${
             after.closedByCode["4000"] ?? 0
           }, 1013: ${
@@ -188,7 +193,7 @@ for (const adapter of ADAPTERS) {
         assert.ok(policyVictims.has(m.id));
       }
       assert.equal(totals.duplicates, 0, "expected no message delivered twice");
-      assert.equal(totals.outOfOrder, 0, "expected every client's messages in order");
+      assert.equal(totals.outOfOrder, 0, "expected queued messages in order");
       assert.equal(totals.lostQueued, 0, "expected no queued message lost without a drop report");
       assert.equal(stats.opened - stats.closed, openAtEnd, "expected opened − closed == open");
       assert.equal(
