@@ -113,6 +113,39 @@ for (const adapter of ADAPTERS) {
   );
 }
 
+test("black hole: a client's close() resolves even when its server went silent", async () => {
+  const server = await startServer<undefined>({ heartbeat: false, logger: quiet }, { adapter: "native" });
+  const proxy = await startFaultProxy({ target: { port: server.port } });
+  const [m] = startFleet(1, `ws://127.0.0.1:${proxy.port}/ws`, { serverTimeoutMs: 0, pingIntervalMs: 0 });
+  try {
+    await waitUntil(() => m.client.state.status === "open", "the client to open");
+    proxy.setMode({ kind: "blackhole" }, { applyToOpen: true });
+    const started = performance.now();
+    let resolved = false;
+    const closing = m.client.close().then(() => resolved = true);
+    // The runtime's socket waits for a Close frame that never comes (Deno: never; Bun: about 36 s).
+    await waitUntil(() => resolved, "client.close() to resolve", 10_000).catch(() => {});
+    const ms = Math.round(performance.now() - started);
+    table.add({
+      scenario: "client close() over a black hole",
+      adapter: adapterLabel("native"),
+      connections: 1,
+      faults: 1,
+      leaks: resolved ? 0 : 1,
+      lost: 0,
+      unhandled: 0,
+      notes: resolved ? `resolved after ${ms} ms` : `not resolved after ${ms} ms`,
+    });
+    await proxy.close(); // releases the hanging socket either way
+    await closing;
+    assert.ok(resolved, `expected close() to resolve within 10 s, it had not after ${ms} ms`);
+  } finally {
+    await proxy.close();
+    await closeFleet([m]);
+    await server.close(500);
+  }
+}, { timeoutMs: 30_000 });
+
 test("chaos: black hole report", () => {
   table.print();
   assert.ok(table.rows.length > 0);
