@@ -11,15 +11,17 @@
  * @example
  * ```ts
  * import type { BackoffOptions } from "./backoff.ts";
- * const options: BackoffOptions = { minDelayMs: 500, maxDelayMs: 10_000, growth: 2 };
+ * const options: BackoffOptions = { minDelayMs: 250, spreadMs: 4_000, maxDelayMs: 10_000, growth: 2 };
  * ```
  */
 export interface BackoffOptions {
   /** The floor of every delay. */
   minDelayMs: number;
+  /** Width of the first retry's random window; later windows grow by `growth`. */
+  spreadMs: number;
   /** The cap of every delay. */
   maxDelayMs: number;
-  /** Growth of the window's upper bound per attempt. */
+  /** Growth of the window's width per attempt. */
   growth: number;
 }
 
@@ -27,16 +29,18 @@ export interface BackoffOptions {
  * The delay before retry number `attempt` (1 for the first retry).
  *
  * "Full jitter above a floor": the delay is drawn uniformly from
- * `[minDelayMs, min(maxDelayMs, minDelayMs * growth ** attempt)]`. Every retry
- * waits at least the floor, the window's top grows exponentially up to the cap,
- * and even the first retry after an outage is spread over a window (500–1 000 ms
- * by default), so a fleet of clients dropped together does not come back in
- * lockstep.
+ * `[minDelayMs, minDelayMs + spreadMs * growth ** (attempt - 1)]`, capped at
+ * `maxDelayMs`. The width of the first window is what keeps a fleet dropped
+ * together (a server restart) from coming back in lockstep: the reconnects
+ * after the restart spread over what is left of everyone's window. With the
+ * default 4 s, a fleet's busiest 250 ms holds well under 15 % of it after a
+ * one-second outage, while one client still retries within 2.25 s on average.
  *
  * @example
  * ```ts
  * import { backoffDelay } from "./backoff.ts";
- * const ms = backoffDelay(3, { minDelayMs: 500, maxDelayMs: 10_000, growth: 2 }); // 500..4 000
+ * const options = { minDelayMs: 250, spreadMs: 4_000, maxDelayMs: 10_000, growth: 2 };
+ * const ms = backoffDelay(2, options); // 250..8 250
  * ```
  */
 export function backoffDelay(
@@ -44,7 +48,10 @@ export function backoffDelay(
   options: BackoffOptions,
   random: () => number = Math.random,
 ): number {
-  const { minDelayMs, maxDelayMs, growth } = options;
-  const top = Math.min(maxDelayMs, minDelayMs * growth ** Math.max(1, attempt));
-  return Math.round(minDelayMs + random() * Math.max(0, top - minDelayMs));
+  const { minDelayMs, spreadMs, maxDelayMs, growth } = options;
+  const width = Math.min(
+    Math.max(0, maxDelayMs - minDelayMs),
+    spreadMs * growth ** (Math.max(1, attempt) - 1),
+  );
+  return Math.round(minDelayMs + random() * width);
 }

@@ -25,7 +25,8 @@ import type {
 type Timer = ReturnType<typeof setTimeout>;
 
 const DEFAULTS = {
-  minDelayMs: 500,
+  minDelayMs: 250,
+  spreadMs: 4_000,
   maxDelayMs: 10_000,
   growth: 2,
   minUptimeMs: 5_000,

@@ -46,11 +46,16 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
  * ```
  */
 export interface ClientOptions {
-  /** Shortest wait before a retry; every retry waits at least this long. Default 500. */
+  /** Shortest wait before a retry; every retry waits at least this long. Default 250. */
   minDelayMs?: number;
+  /**
+   * Width of the first retry's random window, above `minDelayMs`; each failed attempt multiplies it by
+   * `growth`. Wide enough that a fleet dropped by one restart does not return in lockstep. Default 4 000.
+   */
+  spreadMs?: number;
   /** Longest wait before a retry (the cap of the backoff). Default 10 000. */
   maxDelayMs?: number;
-  /** How fast the backoff window grows per failed attempt. Default 2. */
+  /** How fast the retry window widens per failed attempt. Default 2. */
   growth?: number;
   /** A connection that stayed open this long resets the backoff to its first step. Default 5 000. */
   minUptimeMs?: number;

@@ -16,7 +16,8 @@ const MAX_BACKOFF_MS = 10_000;
 
 for (const adapter of ADAPTERS) {
   const label = adapterLabel(adapter);
-  const clients = SOAK ? 1_000 : adapter === "native" ? 200 : 100;
+  // 200 in CI: the busiest-window share of a smaller fleet is mostly sampling noise.
+  const clients = SOAK ? 1_000 : 200;
 
   test(
     `restart (${label}): ${clients} clients come back within the backoff cap, spread out (jitter)`,

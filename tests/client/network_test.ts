@@ -188,16 +188,16 @@ test("client: a hidden page's visibilitychange does not probe", async () => {
   }
 });
 
-test("backoffDelay: within [min, min(max, min * growth^attempt)], capped, and random", () => {
-  const options = { minDelayMs: 500, maxDelayMs: 10_000, growth: 2 };
+test("backoffDelay: within [min, min + spread * growth^(attempt-1)], capped, and random", () => {
+  const options = { minDelayMs: 500, spreadMs: 1_000, maxDelayMs: 10_000, growth: 2 };
   assert.equal(backoffDelay(1, options, () => 0), 500);
-  assert.equal(backoffDelay(1, options, () => 1), 1_000);
-  assert.equal(backoffDelay(3, options, () => 1), 4_000);
+  assert.equal(backoffDelay(1, options, () => 1), 1_500);
+  assert.equal(backoffDelay(3, options, () => 1), 4_500);
   assert.equal(backoffDelay(30, options, () => 1), 10_000);
   const seen = new Set<number>();
   for (let i = 0; i < 200; i++) {
     const d = backoffDelay(4, options);
-    assert.ok(d >= 500 && d <= 8_000, `delay ${d}`);
+    assert.ok(d >= 500 && d <= 8_500, `delay ${d}`);
     seen.add(d);
   }
   assert.ok(seen.size > 100, `expected varied delays, got ${seen.size} distinct of 200`);

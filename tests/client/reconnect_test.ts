@@ -146,7 +146,7 @@ test("client: a server gone silent is caught by the watchdog, and the client rec
 
 test("client: after one outage, the retry delays of 50 clients are spread, not identical", async () => {
   const server = await startServer();
-  const options = { minDelayMs: 1_000, maxDelayMs: 4_000, growth: 2 };
+  const options = { minDelayMs: 1_000, spreadMs: 1_000, maxDelayMs: 4_000, growth: 2 };
   const clients: SteadyClient[] = [];
   try {
     for (let i = 0; i < 50; i++) clients.push(connect(server.url, options));
@@ -156,7 +156,7 @@ test("client: after one outage, the retry delays of 50 clients are spread, not i
     const delays = (await Promise.all(waits)).map((s) =>
       (s as Extract<ClientState, { status: "reconnecting" }>).delayMs
     );
-    // First retry: uniform in [minDelayMs, minDelayMs * growth] = [1000, 2000].
+    // First retry: uniform in [minDelayMs, minDelayMs + spreadMs] = [1000, 2000].
     for (const d of delays) assert.ok(d >= 1_000 && d <= 2_000, `delay ${d} outside [1000, 2000]`);
     const distinct = new Set(delays).size;
     const range = Math.max(...delays) - Math.min(...delays);

@@ -64,7 +64,7 @@ console.log(JSON.stringify({
   refused: admission.ok ? 0 : admission.response.status,
   reconnectAfterGoingAway: shouldReconnect(CloseCode.GoingAway),
   sameProtocol: main.CloseCode === CloseCode,
-  backoff: backoffDelay(3, { minDelayMs: 100, maxDelayMs: 1_000, growth: 2 }, () => 1),
+  backoff: backoffDelay(3, { minDelayMs: 100, spreadMs: 100, maxDelayMs: 1_000, growth: 2 }, () => 1),
   functions: [connect, handler, fetch, websocket.message, hono].every((f) => typeof f === "function"),
 }));
 `;
@@ -167,7 +167,7 @@ async function probeProject(dir: string): Promise<void> {
     refused: 426,
     reconnectAfterGoingAway: true,
     sameProtocol: true,
-    backoff: 800,
+    backoff: 500,
     functions: true,
   });
   // Deno refuses TypeScript inside npm packages: this passing means it got JavaScript.
