@@ -318,18 +318,19 @@ export function writeReport(r: Any): string {
     ),
   );
   const ch = r.churn?.med ?? {};
-  checks.push(
-    atMost("RSS drift over 5 churn cycles, Bun", 2, [[
-      "bun",
-      ch["bun-steady"]?.driftMiB,
-    ]], "MiB"),
-  );
-  checks.push(
-    atMost("RSS drift over 5 churn cycles, Deno", 5, [[
-      "deno",
-      ch["deno-steady"]?.driftMiB,
-    ]], "MiB"),
-  );
+  for (const [rt, goal] of [["bun", 2], ["deno", 5]] as const) {
+    const c = atMost(
+      `RSS drift over 5 churn cycles, ${rt === "bun" ? "Bun" : "Deno"}`,
+      goal,
+      [[rt, ch[OURS[rt]]?.driftMiB]],
+      "MiB",
+    );
+    const raw = ch[RAW[rt]]?.driftMiB;
+    c.alt = Number.isFinite(raw)
+      ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run`
+      : "";
+    checks.push(c);
+  }
   const rc = r.client?.receive ?? {};
   checks.push(
     atLeast(
@@ -623,8 +624,10 @@ export function writeReport(r: Any): string {
           "connections/s",
           "× raw",
           "RSS drift MiB",
+          "drift − raw's MiB",
           "RSS MiB",
           "failed",
+          "open after",
         ],
         Object.entries(ch as Med).map(([id, s]) => {
           const base = baselineOf(id);
@@ -633,8 +636,10 @@ export function writeReport(r: Any): string {
             fmt(s.rate),
             base ? fx(rel(r.churn, id, base, "rate")) : "—",
             s.driftMiB.toFixed(2),
+            base ? (s.driftMiB - ch[base]?.driftMiB).toFixed(2) : "—",
             s.rssMiB.toFixed(1),
             s.failed,
+            Number.isFinite(s.openAfter) ? s.openAfter : "—",
           ];
         }),
       ),

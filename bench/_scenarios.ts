@@ -320,6 +320,7 @@ export async function churn(
   const rss = new Map<string, number[]>();
   const rates = new Map<string, number[]>();
   const failed = new Map<string, number>();
+  const openAfter = new Map<string, number>();
   try {
     for (const t of targets) {
       servers.set(t.id, await start(t));
@@ -345,6 +346,11 @@ export async function churn(
         rates.get(t.id)!.push(r.ok / (r.ms / 1000));
         rss.get(t.id)!.push(server.rssKiB());
         failed.set(t.id, failed.get(t.id)! + r.failed);
+        if (cycle === cfg.cycles) {
+          // Every connection closed: the server's own count must be back to 0.
+          const st = await server.ctl("/ctl/stats") as { open?: number };
+          openAfter.set(t.id, st.open ?? NaN);
+        }
       }
     }
   } finally {
@@ -358,6 +364,7 @@ export async function churn(
       driftMiB: (r[r.length - 1] - r[0]) / 1024,
       rssMiB: r[r.length - 1] / 1024,
       failed: failed.get(t.id)!,
+      openAfter: openAfter.get(t.id) ?? NaN,
     }));
   }
   return samples;

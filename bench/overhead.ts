@@ -71,7 +71,12 @@ const endpoint = createEndpoint({
 });
 const request = () =>
   new Request("http://127.0.0.1/ws", {
-    headers: { upgrade: "websocket", connection: "Upgrade" },
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    },
   });
 
 // Heap per connection: the raw application's registry (a Set of sockets) vs the endpoint.

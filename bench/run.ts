@@ -185,6 +185,9 @@ const PLAN = full
     },
   };
 
+const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
+if (repsArg) PLAN.reps = Number(repsArg.slice(7));
+
 const EPOCH = String(Date.now());
 const baseEnv = { EPOCH, HOST: "0.0.0.0" };
 const started = Date.now();

@@ -57,6 +57,7 @@ const request = () =>
       upgrade: "websocket",
       connection: "Upgrade",
       "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
     },
   });
 
