@@ -388,7 +388,7 @@ export function writeReport(r: Any): string {
         "measured (worst case)",
         "where",
         "result",
-        "by server CPU per message",
+        "by server CPU per message / note",
       ],
       checks.map((c) => [
         c.what,
