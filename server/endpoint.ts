@@ -20,7 +20,7 @@ import type {
 import { systemClock } from "./clock.ts";
 import { ServerConnection } from "./connection.ts";
 import { UpgradeRefused } from "./errors.ts";
-import { notAnUpgrade, originAllowed, refusal } from "./guards.ts";
+import { badHandshake, notAnUpgrade, originAllowed, refusal } from "./guards.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { consoleLogger, errorFields, guardLogger } from "./logger.ts";
 import { DEFAULTS, resolveSettings } from "./settings.ts";
@@ -28,7 +28,8 @@ import { prometheusText } from "./stats.ts";
 
 /**
  * Reasons under which refused upgrades are counted in
- * `stats().upgradesRefused`: `not_upgrade` (426), `shutdown` (503), `origin`
+ * `stats().upgradesRefused`: `not_upgrade` (426), `bad_handshake` (400, or 426
+ * for a WebSocket version other than 13), `shutdown` (503), `origin`
  * (403, or 500 if the origin function threw), `capacity` and
  * `capacity_per_address` (503), and for `authenticate`: `auth_401` (falsy
  * result), `auth_<status>` (an `UpgradeRefused`), `auth_error` (500, any
@@ -97,6 +98,10 @@ export class SteadyEndpoint<T = unknown> implements Endpoint<T> {
     const life = this.#life;
     const why = notAnUpgrade(request);
     if (why !== undefined) return this.#refuse("not_upgrade", 426, why, { upgrade: "websocket" });
+    const bad = badHandshake(request);
+    if (bad !== undefined) {
+      return this.#refuse("bad_handshake", bad.status, bad.message, { "sec-websocket-version": "13" });
+    }
     if (life.shuttingDown) return this.#refuse("shutdown", 503, "server is shutting down");
     let allowed: boolean;
     try {

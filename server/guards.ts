@@ -46,6 +46,45 @@ export function notAnUpgrade(request: Request): string | undefined {
   return undefined;
 }
 
+const KEY = /^[A-Za-z0-9+/]{22}==$/;
+
+/**
+ * What is wrong with an upgrade request's WebSocket handshake headers, or
+ * `undefined` when they are right: `Sec-WebSocket-Version` must be 13 and
+ * `Sec-WebSocket-Key` the base64 form of 16 bytes (RFC 6455, 4.2.1). Deno
+ * upgrades requests with a wrong or missing version and an empty key, so the
+ * endpoint checks them itself and answers with a status instead.
+ *
+ * @example
+ * ```ts
+ * import { badHandshake } from "./guards.ts";
+ * const req = new Request("http://localhost/ws", {
+ *   headers: { "sec-websocket-version": "8", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" },
+ * });
+ * badHandshake(req); // { status: 426, message: "expected Sec-WebSocket-Version 13, got \"8\"" }
+ * ```
+ */
+export function badHandshake(request: Request): { status: number; message: string } | undefined {
+  const version = request.headers.get("sec-websocket-version");
+  if (version === null) {
+    return { status: 400, message: "expected header Sec-WebSocket-Version: 13, got none" };
+  }
+  // 426 with the versions we speak is RFC 6455's answer to a version it does not understand.
+  if (version.trim() !== "13") {
+    return { status: 426, message: `expected Sec-WebSocket-Version 13, got ${JSON.stringify(version)}` };
+  }
+  const key = request.headers.get("sec-websocket-key");
+  if (key === null || !KEY.test(key.trim())) {
+    return {
+      status: 400,
+      message: `expected Sec-WebSocket-Key to be 16 bytes in base64, got ${
+        key === null ? "none" : JSON.stringify(key.slice(0, 64))
+      }`,
+    };
+  }
+  return undefined;
+}
+
 function normalizeOrigin(text: string): string | undefined {
   try {
     const origin = new URL(text).origin;

@@ -110,7 +110,14 @@ export function upgradeRequest(
   headers: Record<string, string> = {},
 ): Request {
   return new Request(url, {
-    headers: { upgrade: "websocket", connection: "Upgrade", host: new URL(url).host, ...headers },
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      host: new URL(url).host,
+      ...headers,
+    },
   });
 }
 

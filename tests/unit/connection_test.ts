@@ -4,7 +4,7 @@ import { lifecycleOf } from "../../server/endpoint.ts";
 import { createEndpoint } from "../../server/mod.ts";
 import { safeClose } from "../../server/connection.ts";
 import type { CloseInfo, EndpointOptions } from "../../server/types.ts";
-import { FakeSocket, ManualClock, MemoryLogger, openFake } from "./_fake_socket.ts";
+import { FakeSocket, ManualClock, MemoryLogger, openFake, upgradeRequest } from "./_fake_socket.ts";
 
 function endpoint(extra: EndpointOptions<unknown> = {}) {
   const closes: CloseInfo[] = [];
@@ -160,11 +160,7 @@ test("a fresh connection is small: no rooms set until the first join", async () 
 
 test("the session ignores events after cleanup and attach after the end closes the late socket", async () => {
   const { ep, closes } = endpoint();
-  const admission = await ep.admit(
-    new Request("http://localhost/ws", {
-      headers: { upgrade: "websocket", connection: "upgrade" },
-    }),
-  );
+  const admission = await ep.admit(upgradeRequest("http://localhost/ws"));
   assert.ok(admission.ok);
   admission.session.abandon();
   const late = new FakeSocket();

@@ -54,6 +54,27 @@ test("guard 426: not an upgrade; headers compared case-insensitively, Connection
   nothingRegistered(ep);
 });
 
+test("guard 400/426: the handshake headers are checked (version 13, a 16-byte base64 key)", async () => {
+  const { ep } = endpoint();
+  const url = "http://localhost:8000/ws";
+  const cases: [Record<string, string>, number, RegExp][] = [
+    [{ "sec-websocket-version": "8" }, 426, /expected Sec-WebSocket-Version 13, got "8"/],
+    [{ "sec-websocket-key": "" }, 400, /16 bytes in base64, got ""/],
+    [{ "sec-websocket-key": "c2hvcnQ=" }, 400, /16 bytes in base64/],
+  ];
+  for (const [headers, status, message] of cases) {
+    assert.match(await refused(ep, upgradeRequest(url, headers), status), message);
+  }
+  const noVersion = new Request(url, {
+    headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" },
+  });
+  const response = await ep.admit(noVersion);
+  assert.ok(!response.ok && response.response.status === 400);
+  assert.equal(response.ok ? undefined : response.response.headers.get("sec-websocket-version"), "13");
+  assert.deepEqual(ep.stats().upgradesRefused, { bad_handshake: 4 });
+  nothingRegistered(ep);
+});
+
 test("guard 403: same-origin by default; no Origin allowed; cross-origin and null refused", async () => {
   const { ep } = endpoint();
   const url = "http://localhost:8000/ws";
@@ -70,14 +91,7 @@ test("guard 403: same-origin by default; no Origin allowed; cross-origin and nul
     admission.session.abandon();
   }
   // Default ports are normalized: Host "example.com" and Origin "http://example.com:80" are the same origin.
-  const viaDefaultPort = new Request("http://example.com/ws", {
-    headers: {
-      upgrade: "websocket",
-      connection: "upgrade",
-      host: "example.com",
-      origin: "http://example.com:80",
-    },
-  });
+  const viaDefaultPort = upgradeRequest("http://example.com/ws", { origin: "http://example.com:80" });
   const ok = await ep.admit(viaDefaultPort);
   assert.ok(ok.ok);
   ok.session.abandon();
