@@ -129,7 +129,7 @@ const PLAN = full
       reps: 3,
     },
     sweep: { conns: 100_000, sweeps: 50 },
-    overhead: { conns: 20_000 },
+    overhead: { conns: 20_000, ms: 300 },
     client: {
       runtimes: ["bun", "deno"],
       messages: 200_000,
@@ -175,7 +175,7 @@ const PLAN = full
       reps: 1,
     },
     sweep: { conns: 100_000, sweeps: 20 },
-    overhead: { conns: 10_000 },
+    overhead: { conns: 10_000, ms: 100 },
     client: {
       runtimes: ["bun"],
       messages: 100_000,
@@ -413,6 +413,7 @@ await guarded("sweep", async () => {
 });
 await guarded("overhead", async () => {
   const n = String(PLAN.overhead.conns);
+  const ms = String(PLAN.overhead.ms);
   results.overhead = {
     deno: await script([
       "deno",
@@ -422,7 +423,7 @@ await guarded("overhead", async () => {
       "bench/overhead.ts",
       n,
     ]),
-    bun: await script(["bun", "bench/overhead.ts", n]),
+    bun: await script(["bun", "bench/overhead.ts", n, ms]),
   };
 });
 await guarded("client", async () => {
