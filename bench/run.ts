@@ -422,6 +422,7 @@ await guarded("overhead", async () => {
       "--v8-flags=--expose-gc",
       "bench/overhead.ts",
       n,
+      ms,
     ]),
     bun: await script(["bun", "bench/overhead.ts", n, ms]),
   };
