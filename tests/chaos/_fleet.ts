@@ -22,6 +22,8 @@ export interface Member {
   readonly dropped: Set<number>;
   /** How many times the client reached `open`. */
   opens: number;
+  /** `results.length` at each `open`: which messages each connection carried. */
+  readonly openMarks: number[];
   /** The close code of a final `closed` state, if any. */
   finalCode: number | undefined;
   /** Its reason. */
@@ -65,8 +67,13 @@ export interface Accounting {
    * Order holds per connection only; this counts how often that shows.
    */
   reorderedInFlight: number;
-  /** `queued` and never delivered nor reported dropped. */
+  /**
+   * `queued`, never delivered nor reported dropped, although a later message of the connection that
+   * carried it (flushed on the next open) did arrive: the queue itself lost it.
+   */
   lostQueued: number;
+  /** `queued`, flushed on the next open, and lost with that connection before anything after it arrived. */
+  lostQueuedInFlight: number;
   /** `sent` on an open socket and never delivered: lost in flight with the connection. */
   lostInFlight: number;
 }
@@ -89,12 +96,16 @@ export function startFleet(count: number, url: string, options: ClientOptions): 
       results: [],
       dropped: new Set(),
       opens: 0,
+      openMarks: [],
       finalCode: undefined,
       finalReason: undefined,
     };
     client.addEventListener("state", (e) => {
       const s = e.detail;
-      if (s.status === "open") member.opens++;
+      if (s.status === "open") {
+        member.opens++;
+        member.openMarks.push(member.results.length);
+      }
       if (s.status === "closed") {
         member.finalCode = s.code;
         member.finalReason = s.reason;
@@ -132,6 +143,7 @@ export function account(members: Member[], ledger: Ledger): Accounting {
     outOfOrder: 0,
     reorderedInFlight: 0,
     lostQueued: 0,
+    lostQueuedInFlight: 0,
     lostInFlight: 0,
   };
   for (const m of members) {
@@ -152,8 +164,18 @@ export function account(members: Member[], ledger: Ledger): Accounting {
       else if (r === "queued") a.queued++;
       else a.droppedReported++;
       if (unique.has(s) || m.dropped.has(s) || r === "dropped") return;
-      if (r === "queued") a.lostQueued++;
-      else a.lostInFlight++;
+      if (r !== "queued") {
+        a.lostInFlight++;
+        return;
+      }
+      // The connection that carried it: the first open after it was queued; it carried the rest of the
+      // queue and everything sent until the next open.
+      const k = m.openMarks.findIndex((mark) => mark > s);
+      const end = k >= 0 && k + 1 < m.openMarks.length ? m.openMarks[k + 1] : m.results.length;
+      let laterArrived = false;
+      for (let t = s + 1; t < end && !laterArrived; t++) if (unique.has(t)) laterArrived = true;
+      if (k < 0 || laterArrived) a.lostQueued++;
+      else a.lostQueuedInFlight++;
     });
   }
   return a;

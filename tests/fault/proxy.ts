@@ -48,6 +48,8 @@ export interface ProxiedConnection {
   readonly mode: FaultMode;
   /** When the client connected (`performance.now()`). */
   readonly startedAt: number;
+  /** When the first byte went from the server to the client (the upgrade answer), or 0. */
+  readonly firstDownAt: number;
   /** Free for the test's bookkeeping (e.g. the fault applied). */
   tag: string | undefined;
   /** Bytes forwarded client → server. */
@@ -184,6 +186,7 @@ class Pipe implements ProxiedConnection {
   clientClosed = false;
   upstreamClosed = false;
   readonly startedAt: number = performance.now();
+  firstDownAt = 0;
   tag: string | undefined = undefined;
   readonly upstreamLocalAddress: string | undefined;
   readonly gone: Promise<void>;
@@ -295,7 +298,10 @@ class Pipe implements ProxiedConnection {
   #forward(dir: Direction, to: net.Socket, chunk: Uint8Array): void {
     if (to.destroyed || !to.writable) return;
     if (dir === "up") this.bytesUp += chunk.length;
-    else this.bytesDown += chunk.length;
+    else {
+      if (this.bytesDown === 0) this.firstDownAt = performance.now();
+      this.bytesDown += chunk.length;
+    }
     to.write(chunk);
   }
 
