@@ -52,7 +52,7 @@ const PEERS_MEM = [
 /** What each mode runs; quick keeps every scenario but fewer sizes, targets and seconds. */
 const PLAN = full
   ? {
-    reps: 4,
+    reps: 5,
     fanout: [
       {
         clients: 32,
@@ -76,7 +76,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 50,
-        latencyMs: 500,
+        latencyMs: 1000,
       },
       {
         clients: 1000,
@@ -84,7 +84,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 50,
-        latencyMs: 500,
+        latencyMs: 1000,
       },
     ],
     echo: [
