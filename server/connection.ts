@@ -75,7 +75,9 @@ export interface ConnectionHost {
   /**
    * Set once a socket's `send` returned a number (Bun): the runtime then
    * bounds the queue itself (`backpressureLimit`) and reports a drop as 0,
-   * so reading `bufferedAmount` before every send is skipped.
+   * so reading `bufferedAmount` before every send is skipped — unless the
+   * hub uses the native fan-out, whose adapter sets Bun's limit above the
+   * bound.
    */
   runtimeBounded: boolean;
   // deno-lint-ignore no-explicit-any
@@ -170,6 +172,8 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   tokens = 0;
   refilledAt = 0;
   roomSet: Set<string> | undefined = undefined;
+  /** Subscribed to the runtime's native fan-out (see `ConnectionHub.useNativeFanout`). */
+  subscribed = false;
   #host: ConnectionHost;
   #onRejected: ((error: unknown) => void) | undefined = undefined;
 
@@ -217,7 +221,8 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
       return Write.Gone;
     }
     // Deno's send buffers without bound: refuse to add to a peer that is not reading.
-    if (!host.runtimeBounded && socket.bufferedAmount > host.maxBufferedBytes) {
+    // With a native fan-out, Bun's own limit sits above the bound (see the Bun adapter).
+    if ((!host.runtimeBounded || host.hub.checkBuffered) && socket.bufferedAmount > host.maxBufferedBytes) {
       host.stats.sendsDropped++;
       return Write.Slow;
     }
@@ -243,6 +248,37 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     }
     host.stats.messagesOut++;
     return Write.Delivered;
+  }
+
+  /**
+   * What {@linkcode write} would find before sending, without sending: the
+   * pre-publish check of a native fan-out. Counts a refusal as a dropped send.
+   */
+  check(): number {
+    const socket = this.socket;
+    const host = this.#host;
+    if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) {
+      host.stats.sendsDropped++;
+      return Write.Gone;
+    }
+    let buffered: number;
+    try {
+      buffered = socket.bufferedAmount;
+    } catch {
+      // Cannot tell: the runtime's own limit would be the only guard, so take the socket as failing.
+      host.stats.sendsDropped++;
+      return Write.Failed;
+    }
+    if (buffered > host.maxBufferedBytes) {
+      host.stats.sendsDropped++;
+      return Write.Slow;
+    }
+    return Write.Delivered;
+  }
+
+  /** Counts frames a native fan-out delivered (the endpoint's stats are shared by all its connections). */
+  countDelivered(n: number): void {
+    this.#host.stats.messagesOut += n;
   }
 
   /** Acts on a write that did not deliver (closes a slow or failing peer, cleans up a gone one). */

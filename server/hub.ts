@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BroadcastResult, Connection, Hub } from "./types.ts";
+import type { BroadcastResult, Connection, Hub, SocketLike } from "./types.ts";
 import { type ServerConnection, State, Write } from "./connection.ts";
 
 /**
@@ -18,6 +18,40 @@ import { type ServerConnection, State, Write } from "./connection.ts";
  * ```
  */
 export type Except<T> = Connection<T> | Iterable<Connection<T>>;
+
+/**
+ * A runtime's native fan-out (Bun's topics), installed by its adapter. The
+ * hub keeps its own membership and checks every target before a publish;
+ * the runtime only writes the frames.
+ *
+ * @example
+ * ```ts
+ * import type { NativeFanout } from "./hub.ts";
+ * // Publishes nothing: every broadcast takes the send loop.
+ * const never: NativeFanout = {
+ *   subscribe: () => false,
+ *   unsubscribe() {},
+ *   accepts: () => false,
+ *   publish() {},
+ * };
+ * ```
+ */
+export interface NativeFanout {
+  /** Subscribes the socket to a topic; `false` if it cannot (not the runtime's socket). */
+  subscribe(socket: SocketLike, topic: string): boolean;
+  /** Unsubscribes; never throws (the socket may be closed already). */
+  unsubscribe(socket: SocketLike, topic: string): void;
+  /**
+   * Whether a publish of this message can be exact now (size and what was
+   * published since the runtime last wrote its queues); reserves it if so.
+   */
+  accepts(message: string | Uint8Array | ArrayBuffer): boolean;
+  /** Publishes to every subscriber of the topic, except `from` when given (publishing from that socket). */
+  publish(topic: string, message: string | Uint8Array | ArrayBuffer, from?: SocketLike): void;
+}
+
+/** The topic every open connection is subscribed to; room topics start with "#", so none can collide. */
+const EVERYONE = "*";
 
 interface Room<T> {
   members: Set<ServerConnection<T>>;
@@ -52,6 +86,36 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   #all = new Set<ServerConnection<T>>();
   #list: ServerConnection<T>[] | undefined = undefined;
   #rooms = new Map<string, Room<T>>();
+  /** The runtime's fan-out, once an adapter installed it. */
+  fanout: NativeFanout | undefined = undefined;
+  /**
+   * Set for good once a native fan-out was installed: its adapter raised the
+   * runtime's own send limit above the bound, so every send checks the
+   * buffered bytes itself.
+   */
+  checkBuffered = false;
+  /** Open connections the fan-out could not subscribe: while any, every broadcast takes the loop. */
+  #unsubscribed = 0;
+  /** Peers found slow by the pre-publish check, handed over to the failure path. */
+  #slow: ServerConnection<T>[] = [];
+
+  /**
+   * Installs a native fan-out (adapters do, before any connection opens).
+   * Connections already open stay outside it, so broadcasts keep the loop
+   * until they are gone.
+   */
+  useNativeFanout(fanout: NativeFanout): void {
+    if (this.fanout !== undefined) return;
+    this.fanout = fanout;
+    this.checkBuffered = true;
+    this.#unsubscribed += this.#all.size;
+  }
+
+  /** Stops using the native fan-out for good (e.g. one endpoint served by two runtime servers). */
+  dropNativeFanout(): void {
+    this.fanout = undefined;
+    this.#unsubscribed = 0;
+  }
 
   /** Open connections. */
   get size(): number {
@@ -63,11 +127,22 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (this.#all.has(conn)) return;
     this.#all.add(conn);
     this.#list = undefined;
+    const fanout = this.fanout;
+    if (fanout === undefined) return;
+    const socket = conn.socket;
+    if (socket !== undefined && fanout.subscribe(socket, EVERYONE)) conn.subscribed = true;
+    else this.#unsubscribed++;
   }
 
   /** Unregisters a connection and takes it out of every room; idempotent. */
   remove(conn: ServerConnection<T>): void {
-    if (this.#all.delete(conn)) this.#list = undefined;
+    if (this.#all.delete(conn)) {
+      this.#list = undefined;
+      if (this.fanout !== undefined) {
+        if (conn.subscribed) this.fanout.unsubscribe(conn.socket!, EVERYONE);
+        else if (this.#unsubscribed > 0) this.#unsubscribed--;
+      }
+    }
     const rooms = conn.roomSet;
     if (rooms === undefined) return;
     for (const name of rooms) this.#leaveRoom(conn, name);
@@ -113,6 +188,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     }
     entry.members.add(conn);
     entry.list = undefined;
+    if (conn.subscribed && this.fanout !== undefined) this.fanout.subscribe(conn.socket!, "#" + room);
   }
 
   /** Takes a connection out of a room; idempotent. */
@@ -126,6 +202,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     const entry = this.#rooms.get(room);
     if (entry === undefined || !entry.members.delete(conn)) return;
     entry.list = undefined;
+    if (conn.subscribed && this.fanout !== undefined) this.fanout.unsubscribe(conn.socket!, "#" + room);
     if (entry.members.size === 0) this.#rooms.delete(room);
   }
 
@@ -154,6 +231,13 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       if (typeof (except as Connection<T>).send === "function") skipOne = except;
       else skipMany = new Set(except as Iterable<Connection<T>>);
     }
+    const fanout = this.fanout;
+    if (
+      fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1 &&
+      fanout.accepts(message)
+    ) {
+      return this.#publish(fanout, message, options?.room, list, skipOne as ServerConnection<T> | undefined);
+    }
     let delivered = 0;
     let dropped = 0;
     // Pairs of (connection, outcome), filled only when something failed.
@@ -174,6 +258,56 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
         const conn = failed[i] as ServerConnection<T>;
         conn.afterFailedWrite(failed[i + 1] as number);
       }
+    }
+    return { delivered, dropped };
+  }
+
+  /**
+   * The broadcast through the runtime's fan-out, with the loop's guarantees:
+   * each target is checked first (not open: evicted; buffered bytes above
+   * the bound: closed with 1013, and both unsubscribed before the publish, so
+   * they are not written to), then one publish writes to the rest. The
+   * adapter sets the runtime's own limit above the bound by what
+   * `accepts` lets through, so the runtime drops no frame of a checked
+   * target and `delivered` is exact.
+   */
+  #publish(
+    fanout: NativeFanout,
+    message: string | Uint8Array | ArrayBuffer,
+    room: string | undefined,
+    list: readonly ServerConnection<T>[],
+    skip: ServerConnection<T> | undefined,
+  ): BroadcastResult {
+    let delivered = 0;
+    let dropped = 0;
+    let failed: (ServerConnection<T> | number)[] | undefined = undefined;
+    let from: SocketLike | undefined = undefined;
+    for (let i = 0; i < list.length; i++) {
+      const conn = list[i];
+      if (conn === skip) {
+        if (conn.state === State.Open && conn.socket?.readyState === 1) from = conn.socket;
+        continue;
+      }
+      const outcome = conn.check();
+      if (outcome === Write.Delivered) {
+        delivered++;
+      } else {
+        dropped++;
+        (failed ??= []).push(conn, outcome);
+      }
+    }
+    // The failing peers are closed and removed (which unsubscribes them) before the publish.
+    if (failed !== undefined) {
+      for (let i = 0; i < failed.length; i += 2) {
+        const conn = failed[i] as ServerConnection<T>;
+        conn.afterFailedWrite(failed[i + 1] as number);
+      }
+    }
+    if (delivered !== 0) {
+      // A skipped connection that is not open cannot publish for us, and is
+      // no longer subscribed (the runtime unsubscribes closed sockets).
+      fanout.publish(room === undefined ? EVERYONE : "#" + room, message, from);
+      list[0].countDelivered(delivered);
     }
     return { delivered, dropped };
   }

@@ -19,12 +19,20 @@ export interface BunServerWebSocket<D = unknown> {
   close(code?: number, reason?: string): void;
   /** Bytes queued for the peer (present in current Bun releases). */
   getBufferedAmount?(): number;
+  /** Subscribes to a topic of the server's `publish`; `false` on a closed socket (no throw). */
+  subscribe?(topic: string): void;
+  /** Unsubscribes; `false` on a closed socket (no throw). */
+  unsubscribe?(topic: string): void;
+  /** Publishes to the topic's subscribers except this socket. */
+  publish?(topic: string, data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, compress?: boolean): number;
 }
 
 /** A wrapped `ServerWebSocket`; `closing` is true while our own `close()` call is running. */
 export interface BunSocket extends SocketLike {
   /** True while our own `close()` call is running (Bun's `close` handler may run inside it). */
   readonly closing: boolean;
+  /** The runtime's socket (for topics). */
+  readonly raw: BunServerWebSocket;
 }
 
 /**
@@ -37,6 +45,7 @@ export function bunSocket(ws: BunServerWebSocket): BunSocket {
     get closing() {
       return closing;
     },
+    raw: ws,
     get readyState() {
       return ws.readyState;
     },
