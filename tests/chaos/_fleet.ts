@@ -8,7 +8,8 @@
  */
 
 import { connect, type SteadyClient } from "../../client/mod.ts";
-import type { ClientOptions, SendResult } from "../../client/types.ts";
+import type { ClientOptions, SendResult, WebSocketConstructor } from "../../client/types.ts";
+import process from "node:process";
 import type { Connection } from "../../server/types.ts";
 import type { Envelope } from "../../protocol.ts";
 
@@ -28,6 +29,8 @@ export interface Member {
   finalCode: number | undefined;
   /** Its reason. */
   finalReason: string | undefined;
+  /** With `STEADY_DEBUG`: every socket the client created, with the events it fired. */
+  readonly sockets: Array<{ ws: WebSocket; events: string[] }>;
 }
 
 /** What the server received, per client id: sequence numbers in arrival order. */
@@ -59,11 +62,11 @@ export interface Accounting {
   droppedReported: number;
   delivered: number;
   duplicates: number;
-  /** A queued message that arrived after one sent later than it: the queue's order broken. */
+  /** A message that arrived after a later one carried by the same connection: order broken. */
   outOfOrder: number;
   /**
-   * A message that arrived after one sent later than it, where the late one was sent on an open socket:
-   * it was in flight on a connection that was dying while the next connection already delivered.
+   * A message that arrived after a later one carried by a later connection: it was in flight on a
+   * connection that was being replaced (slow, then given up) while the next one already delivered.
    * Order holds per connection only; this counts how often that shows.
    */
   reorderedInFlight: number;
@@ -89,7 +92,9 @@ export interface Accounting {
 export function startFleet(count: number, url: string, options: ClientOptions): Member[] {
   const members: Member[] = [];
   for (let id = 0; id < count; id++) {
-    const client = connect(url, options);
+    const sockets: Member["sockets"] = [];
+    const traced = process.env.STEADY_DEBUG ? tracingWebSocket(sockets) : undefined;
+    const client = connect(url, traced ? { ...options, WebSocket: traced } : options);
     const member: Member = {
       id,
       client,
@@ -97,6 +102,7 @@ export function startFleet(count: number, url: string, options: ClientOptions): 
       dropped: new Set(),
       opens: 0,
       openMarks: [],
+      sockets,
       finalCode: undefined,
       finalReason: undefined,
     };
@@ -122,6 +128,29 @@ export function startFleet(count: number, url: string, options: ClientOptions): 
     members.push(member);
   }
   return members;
+}
+
+/** A WebSocket constructor that records each socket and the events it fires (for diagnosing stuck clients). */
+function tracingWebSocket(into: Member["sockets"]): WebSocketConstructor {
+  const Base = globalThis.WebSocket;
+  return function (url: string, protocols?: string | string[]) {
+    const ws = protocols ? new Base(url, protocols) : new Base(url);
+    const entry = { ws, events: [] as string[] };
+    const t0 = performance.now();
+    for (const type of ["open", "close", "error"]) {
+      ws.addEventListener(type, (e) => {
+        const code = type === "close" ? `:${(e as CloseEvent).code}` : "";
+        entry.events.push(`${type}${code}@${Math.round(performance.now() - t0)}`);
+      });
+    }
+    into.push(entry);
+    return ws;
+  } as unknown as WebSocketConstructor;
+}
+
+/** What a stuck member's sockets look like: state and events of the last few. */
+export function describeSockets(m: Member): string {
+  return m.sockets.slice(-3).map((s) => `rs${s.ws.readyState}[${s.events.join(",")}]`).join(" ");
 }
 
 /** Sends the member's next numbered message and keeps the result. */
@@ -150,13 +179,31 @@ export function account(members: Member[], ledger: Ledger): Accounting {
     const got = ledger.received.get(m.id) ?? [];
     const unique = new Set(got);
     a.duplicates += got.length - unique.size;
-    let highest = -1;
-    for (const s of got) {
-      if (s < highest) {
-        if (m.results[s] === "queued") a.outOfOrder++;
-        else a.reorderedInFlight++;
+    // Which connection carried each message: a queued one goes out on the first open after it,
+    // a sent one on the connection open when it was sent. Order is promised per connection.
+    const carrier = (seq: number) => {
+      if (m.results[seq] === "queued") {
+        const k = m.openMarks.findIndex((mark) => mark > seq);
+        return k < 0 ? m.openMarks.length : k;
       }
-      highest = Math.max(highest, s);
+      let k = -1;
+      while (k + 1 < m.openMarks.length && m.openMarks[k + 1] <= seq) k++;
+      return k;
+    };
+    const highestOn = new Map<number, number>();
+    let highest = -1;
+    for (const seq of got) {
+      const k = carrier(seq);
+      if (seq < (highestOn.get(k) ?? -1)) {
+        a.outOfOrder++;
+        if (process.env.STEADY_DEBUG && a.outOfOrder <= 2) {
+          console.log(`out of order on one connection: client ${m.id} seq ${seq} after ${highestOn.get(k)}`);
+        }
+      } else if (seq < highest) {
+        a.reorderedInFlight++;
+      }
+      highestOn.set(k, Math.max(highestOn.get(k) ?? -1, seq));
+      highest = Math.max(highest, seq);
     }
     a.delivered += unique.size;
     m.results.forEach((r, s) => {
@@ -174,8 +221,23 @@ export function account(members: Member[], ledger: Ledger): Accounting {
       const end = k >= 0 && k + 1 < m.openMarks.length ? m.openMarks[k + 1] : m.results.length;
       let laterArrived = false;
       for (let t = s + 1; t < end && !laterArrived; t++) if (unique.has(t)) laterArrived = true;
-      if (k < 0 || laterArrived) a.lostQueued++;
-      else a.lostQueuedInFlight++;
+      if (k < 0 || laterArrived) {
+        a.lostQueued++;
+        if (process.env.STEADY_DEBUG && a.lostQueued <= 2) {
+          const i = got.findIndex((x) => x > s);
+          console.log(
+            `queued lost: client ${m.id} seq ${s}; carrier open #${k}, marks ${m.openMarks.join(",")}; ` +
+              `results ${
+                m.results.slice(Math.max(0, s - 5), s + 8).map((r, j) => `${Math.max(0, s - 5) + j}${r[0]}`)
+                  .join(" ")
+              }; ` +
+              `arrivals ${got.slice(Math.max(0, i - 6), i + 6).join(" ")}; dropped ${
+                [...m.dropped].slice(0, 10)
+              }; ` +
+              `sockets ${describeSockets(m)}`,
+          );
+        }
+      } else a.lostQueuedInFlight++;
     });
   }
   return a;
