@@ -66,6 +66,8 @@ interface Room<T> {
  *
  * Broadcasts iterate an array snapshot that is cached until the membership
  * changes, so a fan-out allocates nothing per call unless `except` is a list.
+ * Where an adapter installed a {@linkcode NativeFanout} (Bun), a broadcast
+ * checks every target, then writes with one native publish.
  *
  * @example
  * ```ts
@@ -96,8 +98,6 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   checkBuffered = false;
   /** Open connections the fan-out could not subscribe: while any, every broadcast takes the loop. */
   #unsubscribed = 0;
-  /** Peers found slow by the pre-publish check, handed over to the failure path. */
-  #slow: ServerConnection<T>[] = [];
 
   /**
    * Installs a native fan-out (adapters do, before any connection opens).

@@ -15,7 +15,9 @@
  *   does not), or before a direct `send` to that subscriber, which keeps
  *   the order. `getBufferedAmount()` does not include that queue. Larger
  *   messages are written at once.
- * - `getBufferedAmount()` costs about 30 ns (a `readyState` read about 19).
+ * - `getBufferedAmount()` costs about 8 ns a call over 1 000 sockets (a
+ *   `readyState` read 3–7 ns): checking every target before a publish costs
+ *   little next to the publish.
  *
  * So the hub's check of a subscriber's buffered bytes can miss what was
  * published to it since the last write-out. `accepts` bounds that: at most

@@ -119,6 +119,8 @@ export interface BunHandlers {
  * - `backpressureLimit` = `maxBufferedBytes` and `closeOnBackpressureLimit:
  *   false`: past the bound `send()` returns 0, which the endpoint counts as
  *   dropped, and the endpoint itself closes the slow consumer with 1013.
+ *   (`bunHandlers` with its native fan-out raises the limit by
+ *   `maxMessageBytes` and checks the bound before every write instead.)
  * - `maxPayloadLength` = `maxMessageBytes`: Bun refuses a longer message
  *   before buffering it and sends the peer a Close frame with 1009.
  *
