@@ -27,6 +27,8 @@ for (const adapter of ADAPTERS) {
       const closedAt = new Map<string, { at: number; code: number }>();
       const server = await startServer<undefined>({
         heartbeat: hb,
+        // Everything arrives from the proxy's one address.
+        maxConnectionsPerAddress: clients * 2,
         logger: quiet,
         close(conn, info) {
           closedAt.set(conn.id, { at: performance.now(), code: info.code });
@@ -47,7 +49,7 @@ for (const adapter of ADAPTERS) {
         await waitUntil(
           () => fleet.every((m) => m.client.state.status === "open"),
           "every client open",
-          20_000,
+          SOAK ? 120_000 : 20_000,
         );
         await waitUntil(() => server.endpoint.hub.size === clients, "the server to count every client");
         const before = new Set(server.endpoint.hub.connections().map((c) => c.id));
