@@ -179,6 +179,23 @@ for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < M; i++) sessions[i % N].received(text);
   }));
 }
+// Churn in process: cycles of connections admitted, opened, given a message
+// and closed, each from its own address; the heap after each cycle tells
+// whether anything is retained per closed connection.
+const churnHeapKiB: number[] = [];
+for (let cycle = 0; cycle < 6; cycle++) {
+  for (let i = 0; i < 5000; i++) {
+    const a = await endpoint.admit(request(), {
+      remoteAddress: `10.${cycle}.${i >> 8}.${i & 255}`,
+    });
+    if (!a.ok) throw new Error(`admission refused: ${a.response.status}`);
+    a.session.attach(new Socket());
+    a.session.opened();
+    a.session.received('{"type":"x"}');
+    a.session.closed(1000, "");
+  }
+  churnHeapKiB.push(heapUsed() / 1024);
+}
 const stats = endpoint.stats();
 console.log(JSON.stringify({
   runtime: g.Deno ? "deno" : "bun",
@@ -194,6 +211,9 @@ console.log(JSON.stringify({
   rawEchoNsPerMessage: (med(rawEcho) * 1e6) / M,
   ourEchoNsPerMessage: (med(ourEcho) * 1e6) / M,
   messagesIn: stats.messagesIn,
+  churnHeapKiB,
+  churnHeapDriftKiB: churnHeapKiB[churnHeapKiB.length - 1] - churnHeapKiB[1],
+  openAfterChurn: stats.open - N,
   sink: sink > 0,
 }));
 g.Deno ? g.Deno.exit(0) : g.process.exit(0);
