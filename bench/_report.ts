@@ -345,9 +345,13 @@ export function writeReport(r: Any): string {
       "MiB",
     );
     const raw = ch[RAW[rt]]?.driftMiB;
-    c.alt = Number.isFinite(raw)
+    const heap = r.overhead?.[rt]?.churnHeapDriftKiB;
+    c.alt = (Number.isFinite(raw)
       ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run`
-      : "";
+      : "") +
+      (Number.isFinite(heap)
+        ? `; JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB`
+        : "");
     checks.push(c);
   }
   const rc = r.client?.receive ?? {};
@@ -668,6 +672,20 @@ export function writeReport(r: Any): string {
       ),
       "",
     );
+  }
+
+  if (r.churn && r.overhead) {
+    for (const v of Object.values(r.overhead) as Any[]) {
+      if (!v.churnHeapKiB) continue;
+      out.push(
+        `In process on ${v.runtime} (\`bench/overhead.ts\`): heap after each of ${v.churnHeapKiB.length} cycles ` +
+          `of 5 000 connections admitted, opened, sent a message and closed: ` +
+          `${
+            v.churnHeapKiB.map((k: number) => k.toFixed(0)).join(", ")
+          } KiB; open after: ${v.openAfterChurn}.`,
+        "",
+      );
+    }
   }
 
   if (r.stall) {
