@@ -346,12 +346,14 @@ export function writeReport(r: Any): string {
     );
     const raw = ch[RAW[rt]]?.driftMiB;
     const heap = r.overhead?.[rt]?.churnHeapDriftKiB;
-    c.alt = (Number.isFinite(raw)
-      ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run`
-      : "") +
-      (Number.isFinite(heap)
-        ? `; JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB`
-        : "");
+    c.alt = [
+      Number.isFinite(raw)
+        ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run`
+        : "",
+      Number.isFinite(heap)
+        ? `JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB`
+        : "",
+    ].filter(Boolean).join("; ");
     checks.push(c);
   }
   const rc = r.client?.receive ?? {};
