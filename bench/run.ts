@@ -477,7 +477,7 @@ await guarded("bundle", async () => {
 results.durationS = (Date.now() - started) / 1000;
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 await Deno.writeTextFile(
-  `${ROOT}bench/results/last_run.json`,
+  `${ROOT}bench/results/${only ? "partial" : "last_run"}.json`,
   JSON.stringify(results, null, 1),
 );
 if (!only) {
