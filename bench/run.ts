@@ -24,14 +24,6 @@ const pick = Deno.args.find((a) => a.startsWith("--targets="))?.slice(10).split(
   ",",
 );
 
-const CORE = [
-  "bun-loop",
-  "bun-publish",
-  "bun-steady",
-  "deno-raw",
-  "deno-raw0",
-  "deno-steady",
-];
 const CORE5 = [
   "bun-loop",
   "bun-publish",
