@@ -7,7 +7,7 @@ import { watchUnhandled } from "../chaos/_unhandled.ts";
 import { deepEnvelope, deepestUnder, type Expect, INVALID_UTF8, survivableFrames } from "./bad_input.ts";
 import { seededRandom, seedFromEnv } from "./prng.ts";
 import { closePayload, Opcode, rawConnect, type RawSocket } from "./raw_ws.ts";
-import { heapMiB, ReportTable, rssMiB } from "./report.ts";
+import { collectGarbage, heapMiB, ReportTable, rssMiB } from "./report.ts";
 import { waitUntil } from "./wait.ts";
 
 const SOAK = process.env.STEADY_SOAK === "1";
@@ -94,6 +94,7 @@ for (const adapter of ADAPTERS) {
       }, { adapter });
       const clients: WebSocket[] = [];
       const count = SOAK ? 100_000 : 10_000;
+      collectGarbage();
       const heapBefore = heapMiB();
       const rssBefore = rssMiB();
       let wrong = 0;
@@ -102,7 +103,8 @@ for (const adapter of ADAPTERS) {
         const bystander = await openClient(server.url);
         clients.push(bystander);
         const lanes = 4;
-        const frames = [...survivableFrames(rng, count, server.endpoint.settings.maxMessageBytes)];
+        let frames = [...survivableFrames(rng, count, server.endpoint.settings.maxMessageBytes)];
+        const frameCount = frames.length;
         const perLane = Math.ceil(frames.length / lanes);
         await Promise.all(Array.from({ length: lanes }, async (_, lane) => {
           const mine = frames.slice(lane * perLane, (lane + 1) * perLane);
@@ -134,19 +136,25 @@ for (const adapter of ADAPTERS) {
             pump();
           });
           ws.onclose = null;
+          ws.onmessage = null; // lets the lane's frames go
         }));
         await roundTrip(bystander);
+        // The test's own copy of the frames (hundreds of MiB in a soak) must not count as the server's.
+        frames = [];
         const heapAfter = heapMiB();
+        const collected = collectGarbage();
+        const heapAfterGc = heapMiB();
         table.add({
           scenario: "survivable frames",
           adapter: label,
           connections: lanes + 1,
-          faults: frames.length,
+          faults: frameCount,
           leaks: 0,
           lost: 0,
           unhandled: watch.seen.length,
-          notes:
-            `seed ${seed}; wrong answers ${wrong}; heap ${heapBefore}→${heapAfter} MiB, rss ${rssBefore}→${rssMiB()} MiB`,
+          notes: `seed ${seed}; wrong answers ${wrong}; heap ${heapBefore}→${heapAfter} MiB` +
+            (collected ? ` (${heapAfterGc} MiB after a full GC)` : " (no forced GC on this runtime)") +
+            `, rss ${rssBefore}→${rssMiB()} MiB`,
         });
         assert.equal(
           wrong,
@@ -154,6 +162,12 @@ for (const adapter of ADAPTERS) {
           `expected every frame to get its documented answer; first: ${firstWrong.join(" | ")}`,
         );
         assert.equal(prototypeSnapshot(), protoBefore, "expected Object.prototype untouched");
+        if (collected) {
+          assert.ok(
+            heapAfterGc <= heapBefore + 16,
+            `expected the heap back near ${heapBefore} MiB, ${heapAfterGc} MiB`,
+          );
+        }
         // deno-lint-ignore no-explicit-any
         assert.equal(({} as any).polluted, undefined);
         // deno-lint-ignore no-explicit-any

@@ -100,3 +100,18 @@ export function rssMiB(): number {
 export function heapMiB(): number {
   return Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10;
 }
+
+/** Runs a full garbage collection where the runtime allows it (Bun always; Deno with `--v8-flags=--expose-gc`); returns whether it did. */
+export function collectGarbage(): boolean {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  if (g.Bun?.gc) {
+    g.Bun.gc(true);
+    return true;
+  }
+  if (typeof g.gc === "function") {
+    g.gc();
+    return true;
+  }
+  return false;
+}
