@@ -30,8 +30,8 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import type { NativeFanout } from "../hub.ts";
+import { utf8Length } from "../limits.ts";
 import type { SocketLike } from "../types.ts";
 import type { BunServerWebSocket } from "./_bun_socket.ts";
 
@@ -80,7 +80,7 @@ export function bunFanout(server: BunPublisher, budget: number): NativeFanout {
     },
     accepts(message) {
       const size = FRAME_HEADER +
-        (typeof message === "string" ? Buffer.byteLength(message, "utf8") : message.byteLength);
+        (typeof message === "string" ? utf8Length(message) : message.byteLength);
       if (queued + size > budget) return false;
       queued += size;
       if (!armed) {
