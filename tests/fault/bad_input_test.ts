@@ -488,6 +488,31 @@ for (const adapter of ADAPTERS) {
   );
 }
 
+test("bad input: an unmasked client frame is refused (Bun 1002); Deno accepts it (reported)", async () => {
+  const server = await startServer<undefined>({ heartbeat: false, logger: quiet, message: echoKeys });
+  const raw = await rawConnect({ port: server.port });
+  try {
+    raw.sendFrame({ opcode: Opcode.Text, payload: '{"type":"unmasked"}', mask: false });
+    await waitUntil(() => raw.ended || raw.frames.length > 0, "an echo or a close", 5_000);
+    const outcome = raw.frames.length > 0 ? "echoed" : `closed ${(await raw.closed(1_000)).code}`;
+    table.add({
+      scenario: "unmasked client frame",
+      adapter: adapterLabel("native"),
+      connections: 1,
+      faults: 1,
+      leaks: 0,
+      lost: 0,
+      unhandled: 0,
+      notes: outcome + (runtime === "deno" ? " (runtime gap: RFC 6455 requires closing)" : ""),
+    });
+    if (runtime === "bun") assert.equal(outcome, "closed 1002");
+    else assert.ok(outcome === "echoed" || outcome.startsWith("closed"), outcome);
+  } finally {
+    raw.destroy();
+    await server.close(200);
+  }
+});
+
 test("bad input: report", () => {
   table.print();
   assert.ok(table.rows.length > 0);
