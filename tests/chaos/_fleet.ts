@@ -177,8 +177,6 @@ export function account(members: Member[], ledger: Ledger): Accounting {
   };
   for (const m of members) {
     const got = ledger.received.get(m.id) ?? [];
-    const unique = new Set(got);
-    a.duplicates += got.length - unique.size;
     // Which connection carried each message: a queued one goes out on the first open after it,
     // a sent one on the connection open when it was sent. Order is promised per connection.
     const carrier = (seq: number) => {
@@ -190,6 +188,8 @@ export function account(members: Member[], ledger: Ledger): Accounting {
       while (k + 1 < m.openMarks.length && m.openMarks[k + 1] <= seq) k++;
       return k;
     };
+    const unique = new Set(got);
+    a.duplicates += got.length - unique.size;
     const highestOn = new Map<number, number>();
     let highest = -1;
     for (const seq of got) {
@@ -217,11 +217,13 @@ export function account(members: Member[], ledger: Ledger): Accounting {
       }
       // The connection that carried it: the first open after it was queued; it carried the rest of the
       // queue and everything sent until the next open.
-      const k = m.openMarks.findIndex((mark) => mark > s);
-      const end = k >= 0 && k + 1 < m.openMarks.length ? m.openMarks[k + 1] : m.results.length;
+      const k = carrier(s);
+      const end = k + 1 < m.openMarks.length ? m.openMarks[k + 1] : m.results.length;
       let laterArrived = false;
-      for (let t = s + 1; t < end && !laterArrived; t++) if (unique.has(t)) laterArrived = true;
-      if (k < 0 || laterArrived) {
+      for (let t = s + 1; t < end && !laterArrived; t++) {
+        if (unique.has(t) && carrier(t) === k) laterArrived = true;
+      }
+      if (k >= m.openMarks.length || laterArrived) {
         a.lostQueued++;
         if (process.env.STEADY_DEBUG && a.lostQueued <= 2) {
           const i = got.findIndex((x) => x > s);
