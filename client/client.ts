@@ -554,6 +554,12 @@ export class SteadyClient extends EventTarget {
     } finally {
       this.#forcing = false;
     }
+    // partysocket reconnects a socket that is already closing (the server's
+    // Close frame came, the handshake has not finished) without a close event:
+    // it only detaches it. The connection is over all the same; without this,
+    // `#open` stays true, the next tick kills again, partysocket (waiting for
+    // our backoff) does nothing, and no timer is left to end that wait.
+    if (this.#open) this.#onClose();
   }
 
   #finish(code: number, reason: string): void {
