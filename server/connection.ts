@@ -171,7 +171,8 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   /** Token bucket of the rate limit. */
   tokens = 0;
   refilledAt = 0;
-  roomSet: Set<string> | undefined = undefined;
+  /** The rooms joined: none, one (a string, the common case), or a Set from the second on. */
+  roomSet: Set<string> | string | undefined = undefined;
   /** Subscribed to the runtime's native fan-out (see `ConnectionHub.useNativeFanout`). */
   subscribed = false;
   #host: ConnectionHost;
@@ -206,7 +207,12 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
 
   /** The rooms this connection is in. */
   get rooms(): ReadonlySet<string> {
-    return this.roomSet ?? EMPTY_ROOMS;
+    const rooms = this.roomSet;
+    if (typeof rooms !== "string") return rooms ?? EMPTY_ROOMS;
+    // Asked for a set: keep one from now on.
+    const set = new Set([rooms]);
+    this.roomSet = set;
+    return set;
   }
 
   /**

@@ -145,7 +145,8 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     }
     const rooms = conn.roomSet;
     if (rooms === undefined) return;
-    for (const name of rooms) this.#leaveRoom(conn, name);
+    if (typeof rooms === "string") this.#leaveRoom(conn, rooms);
+    else for (const name of rooms) this.#leaveRoom(conn, name);
     conn.roomSet = undefined;
   }
 
@@ -178,9 +179,17 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   /** Puts an open connection in a room; ignored for a connection that is not open. */
   join(conn: ServerConnection<T>, room: string): void {
     if (conn.state !== State.Open || !this.#all.has(conn)) return;
-    const rooms = conn.roomSet ??= new Set();
-    if (rooms.has(room)) return;
-    rooms.add(room);
+    // One room is kept as a string: a Set per connection costs about 250 B of
+    // heap, and most connections are in one room.
+    const rooms = conn.roomSet;
+    if (rooms === undefined) conn.roomSet = room;
+    else if (typeof rooms === "string") {
+      if (rooms === room) return;
+      conn.roomSet = new Set([rooms, room]);
+    } else {
+      if (rooms.has(room)) return;
+      rooms.add(room);
+    }
     let entry = this.#rooms.get(room);
     if (entry === undefined) {
       entry = { members: new Set(), list: undefined };
@@ -194,7 +203,11 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   /** Takes a connection out of a room; idempotent. */
   leave(conn: ServerConnection<T>, room: string): void {
     const rooms = conn.roomSet;
-    if (rooms === undefined || !rooms.delete(room)) return;
+    if (rooms === undefined) return;
+    if (typeof rooms === "string") {
+      if (rooms !== room) return;
+      conn.roomSet = undefined;
+    } else if (!rooms.delete(room)) return;
     this.#leaveRoom(conn, room);
   }
 

@@ -154,8 +154,18 @@ test("a fresh connection is small: no rooms set until the first join", async () 
   assert.equal((conn as any).roomSet, undefined);
   conn.join("a");
   // deno-lint-ignore no-explicit-any
+  assert.equal((conn as any).roomSet, "a", "one room is kept as a string, not a Set");
+  conn.join("b");
+  // deno-lint-ignore no-explicit-any
   assert.ok((conn as any).roomSet instanceof Set);
-  assert.deepEqual([...conn.rooms], ["a"]);
+  assert.deepEqual([...conn.rooms], ["a", "b"]);
+  conn.leave("b");
+  conn.leave("a");
+  assert.equal(conn.rooms.size, 0);
+  conn.join("c");
+  assert.deepEqual([...conn.rooms], ["c"]);
+  assert.deepEqual(ep.hub.members("c"), [conn]);
+  assert.deepEqual(ep.hub.rooms(), ["c"]);
 });
 
 test("the session ignores events after cleanup and attach after the end closes the late socket", async () => {
