@@ -218,7 +218,11 @@ for (const adapter of ADAPTERS) {
       );
       assert.equal(admitted, perAddressCap, "expected the per-address counter back at 0");
       assert.equal(overCap.status, 503);
-      assert.equal(watch.seen.length, 0, `unhandled: ${watch.seen.map(String).join("; ")}`);
+      assert.equal(
+        watch.seen.length,
+        0,
+        `unhandled: ${watch.seen.map((e) => (e as Error)?.stack ?? String(e)).join("; ")}`,
+      );
     } catch (e) {
       dbg(
         "failed",
