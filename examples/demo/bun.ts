@@ -11,6 +11,7 @@ import { upgradeWebSocket, websocket } from "hono/bun";
 import { bunWebSocketSettings } from "../../server/adapters/bun.ts";
 import { createDemo } from "./app.ts";
 import { readConfig } from "./config.ts";
+import { shutdownOnSignals } from "./graceful.ts";
 
 // No Bun types are installed: declare the little of `Bun.serve` used here.
 declare const Bun: {
@@ -34,24 +35,10 @@ const server = Bun.serve({
 });
 console.log(`steadysocket demo (Bun) listening on http://${server.hostname}:${server.port}/`);
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    console.log(`${signal} again: exiting without waiting`);
-    process.exit(1);
-  }
-  stopping = true;
-  console.log(`${signal}: closing every client with 1001`);
-  const report = await endpoint.shutdown({ deadlineMs: config.shutdownMs, reason: "server shutting down" });
-  console.log(
-    `shutdown: ${report.closedCleanly}/${report.connections} closed cleanly, ${report.dropped} dropped, ${report.durationMs} ms`,
-  );
-  // Every WebSocket is gone by now; bound the HTTP drain too, a stuck keep-alive must not hold the exit.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([server.stop(), new Promise((resolve) => timer = setTimeout(resolve, 2000))]);
-  clearTimeout(timer);
-  process.exit(0);
-}
-
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
+shutdownOnSignals({
+  endpoint,
+  shutdownMs: config.shutdownMs,
+  stopServer: () => server.stop(),
+  onSignal: (signal, listener) => process.on(signal, listener),
+  exit: (code) => process.exit(code),
+});

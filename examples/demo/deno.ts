@@ -9,6 +9,7 @@
 import { upgradeWebSocket } from "hono/deno";
 import { createDemo } from "./app.ts";
 import { readConfig } from "./config.ts";
+import { shutdownOnSignals } from "./graceful.ts";
 
 const config = readConfig(Deno.env.toObject());
 const { app, endpoint } = createDemo({ upgradeWebSocket, config });
@@ -20,24 +21,10 @@ const server = Deno.serve({
     console.log(`steadysocket demo (Deno) listening on http://${hostname}:${port}/`),
 }, app.fetch);
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    console.log(`${signal} again: exiting without waiting`);
-    Deno.exit(1);
-  }
-  stopping = true;
-  console.log(`${signal}: closing every client with 1001`);
-  const report = await endpoint.shutdown({ deadlineMs: config.shutdownMs, reason: "server shutting down" });
-  console.log(
-    `shutdown: ${report.closedCleanly}/${report.connections} closed cleanly, ${report.dropped} dropped, ${report.durationMs} ms`,
-  );
-  // Every WebSocket is gone by now; bound the HTTP drain too, a stuck keep-alive must not hold the exit.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([server.shutdown(), new Promise((resolve) => timer = setTimeout(resolve, 2000))]);
-  clearTimeout(timer);
-  Deno.exit(0);
-}
-
-Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
-Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+shutdownOnSignals({
+  endpoint,
+  shutdownMs: config.shutdownMs,
+  stopServer: () => server.shutdown(),
+  onSignal: (signal, listener) => Deno.addSignalListener(signal, listener),
+  exit: (code) => Deno.exit(code),
+});
