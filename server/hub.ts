@@ -266,12 +266,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
         (failed ??= []).push(conn, outcome);
       }
     }
-    if (failed !== undefined) {
-      for (let i = 0; i < failed.length; i += 2) {
-        const conn = failed[i] as ServerConnection<T>;
-        conn.afterFailedWrite(failed[i + 1] as number);
-      }
-    }
+    if (failed !== undefined) settleFailures(failed);
     return { delivered, dropped };
   }
 
@@ -310,12 +305,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       }
     }
     // The failing peers are closed and removed (which unsubscribes them) before the publish.
-    if (failed !== undefined) {
-      for (let i = 0; i < failed.length; i += 2) {
-        const conn = failed[i] as ServerConnection<T>;
-        conn.afterFailedWrite(failed[i + 1] as number);
-      }
-    }
+    if (failed !== undefined) settleFailures(failed);
     if (delivered !== 0) {
       // A skipped connection that is not open cannot publish for us, and is
       // no longer subscribed (the runtime unsubscribes closed sockets).
@@ -330,5 +320,12 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     const text = JSON.stringify(value);
     if (typeof text !== "string") return { delivered: 0, dropped: 0 };
     return this.broadcast(text, options);
+  }
+}
+
+/** Acts on the (connection, outcome) pairs a broadcast collected, after its loop: closes or evicts each. */
+function settleFailures(failed: readonly (ServerConnection<unknown> | number)[]): void {
+  for (let i = 0; i < failed.length; i += 2) {
+    (failed[i] as ServerConnection<unknown>).afterFailedWrite(failed[i + 1] as number);
   }
 }
