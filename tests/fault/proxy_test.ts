@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { test } from "../_harness.ts";
-import { startFaultProxy } from "./proxy.ts";
+import { type FaultMode, type FaultProxy, startFaultProxy } from "./proxy.ts";
 import { waitUntil } from "./wait.ts";
 
 /** A TCP server that records its peers and lets the test drive each accepted socket. */
@@ -51,11 +51,35 @@ function client(port: number) {
 
 const echo = (s: net.Socket) => s.on("data", (d: Uint8Array) => s.write(d));
 
-test("fault proxy: pass forwards both ways and a FIN travels through", async () => {
-  const server = await tcpServer(echo);
-  const proxy = await startFaultProxy({ target: { port: server.port } });
+/** What {@linkcode throughProxy} hands a test: the server, the proxy in front of it, one client through it. */
+interface Proxied {
+  server: Awaited<ReturnType<typeof tcpServer>>;
+  proxy: FaultProxy;
+  c: ReturnType<typeof client>;
+}
+
+/** Runs `body` with a server, a fault proxy in front of it and one client, and tears all three down. */
+async function throughProxy(
+  options: { echo?: boolean; mode?: FaultMode },
+  body: (setup: Proxied) => Promise<void>,
+): Promise<void> {
+  const server = await tcpServer(options.echo ? echo : undefined);
+  const proxy = await startFaultProxy({
+    target: { port: server.port },
+    ...(options.mode ? { mode: options.mode } : {}),
+  });
   const c = client(proxy.port);
   try {
+    await body({ server, proxy, c });
+  } finally {
+    c.socket.destroy();
+    await proxy.close();
+    await server.close();
+  }
+}
+
+test("fault proxy: pass forwards both ways and a FIN travels through", () =>
+  throughProxy({ echo: true }, async ({ server, proxy, c }) => {
     c.socket.write("hello through the proxy");
     await waitUntil(() => c.bytes() === 23, "the echo through the proxy");
     assert.equal(new TextDecoder().decode(Buffer.concat(c.state.data)), "hello through the proxy");
@@ -66,18 +90,10 @@ test("fault proxy: pass forwards both ways and a FIN travels through", async () 
     await waitUntil(() => server.ended[0], "the server to see the FIN");
     await proxy.drained(5_000);
     assert.equal(proxy.live().length, 0);
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
-test("fault proxy: delay holds each chunk back and keeps the order", async () => {
-  const server = await tcpServer(echo);
-  const proxy = await startFaultProxy({ target: { port: server.port }, mode: { kind: "delay", ms: 150 } });
-  const c = client(proxy.port);
-  try {
+test("fault proxy: delay holds each chunk back and keeps the order", () =>
+  throughProxy({ echo: true, mode: { kind: "delay", ms: 150 } }, async ({ server, c }) => {
     await waitUntil(() => server.sockets.length === 1, "the upstream connection");
     const started = performance.now();
     for (let i = 0; i < 10; i++) c.socket.write(String(i));
@@ -85,18 +101,10 @@ test("fault proxy: delay holds each chunk back and keeps the order", async () =>
     // Two hops of 150 ms (up, then down): a lower bound only, no upper bound on a shared machine.
     assert.ok(performance.now() - started >= 290, "expected the round trip to take at least 2 × 150 ms");
     assert.equal(new TextDecoder().decode(Buffer.concat(c.state.data)), "0123456789");
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
-test("fault proxy: reset aborts both sides with an RST", async () => {
-  const server = await tcpServer(echo);
-  const proxy = await startFaultProxy({ target: { port: server.port } });
-  const c = client(proxy.port);
-  try {
+test("fault proxy: reset aborts both sides with an RST", () =>
+  throughProxy({ echo: true }, async ({ server, proxy, c }) => {
     c.socket.write("x");
     await waitUntil(() => c.bytes() === 1, "the echo");
     proxy.actAll("reset");
@@ -104,18 +112,10 @@ test("fault proxy: reset aborts both sides with an RST", async () => {
     assert.equal(c.state.error, "ECONNRESET");
     assert.equal(c.state.ended, false, "expected no FIN before the reset");
     await proxy.drained(5_000);
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
-test("fault proxy: cut-to-client forwards part of a chunk, then resets", async () => {
-  const server = await tcpServer();
-  const proxy = await startFaultProxy({ target: { port: server.port } });
-  const c = client(proxy.port);
-  try {
+test("fault proxy: cut-to-client forwards part of a chunk, then resets", () =>
+  throughProxy({}, async ({ server, proxy, c }) => {
     await waitUntil(() => server.sockets.length === 1, "the upstream connection");
     const [conn] = proxy.connections();
     conn.act("cut-to-client");
@@ -124,18 +124,10 @@ test("fault proxy: cut-to-client forwards part of a chunk, then resets", async (
     assert.ok(c.bytes() > 0 && c.bytes() < 1000, `expected part of the 1000 bytes, got ${c.bytes()}`);
     assert.equal(conn.bytesDropped + conn.bytesDown, 1000);
     assert.equal(c.state.ended, false, "expected no FIN on a cut");
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
-test("fault proxy: cut-to-server leaves the server with half a frame", async () => {
-  const server = await tcpServer();
-  const proxy = await startFaultProxy({ target: { port: server.port } });
-  const c = client(proxy.port);
-  try {
+test("fault proxy: cut-to-server leaves the server with half a frame", () =>
+  throughProxy({}, async ({ server, proxy, c }) => {
     await waitUntil(() => server.sockets.length === 1, "the upstream connection");
     proxy.connections()[0].act("cut-to-server");
     c.socket.write(new Uint8Array(600).fill(1));
@@ -144,18 +136,10 @@ test("fault proxy: cut-to-server leaves the server with half a frame", async () 
       server.bytes(0) > 0 && server.bytes(0) < 600,
       `expected part of 600 bytes, got ${server.bytes(0)}`,
     );
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
-test("fault proxy: black hole drops bytes both ways and never forwards a FIN or RST", async () => {
-  const server = await tcpServer();
-  const proxy = await startFaultProxy({ target: { port: server.port } });
-  const c = client(proxy.port);
-  try {
+test("fault proxy: black hole drops bytes both ways and never forwards a FIN or RST", () =>
+  throughProxy({}, async ({ server, proxy, c }) => {
     await waitUntil(() => server.sockets.length === 1, "the upstream connection");
     const [conn] = proxy.connections();
     conn.setMode({ kind: "blackhole" });
@@ -175,30 +159,17 @@ test("fault proxy: black hole drops bytes both ways and never forwards a FIN or 
     assert.equal(c.state.ended, false, "expected no FIN through a black hole");
     assert.equal(c.state.closed, false, "expected no RST through a black hole");
     assert.equal(conn.done, false);
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
-test("fault proxy: stall stops reading so the sender's buffers fill", async () => {
-  const server = await tcpServer();
-  const proxy = await startFaultProxy({ target: { port: server.port }, mode: { kind: "stall" } });
-  const c = client(proxy.port);
-  try {
+test("fault proxy: stall stops reading so the sender's buffers fill", () =>
+  throughProxy({ mode: { kind: "stall" } }, async ({ server, c }) => {
     await waitUntil(() => server.sockets.length === 1, "the upstream connection");
     const chunk = new Uint8Array(64 * 1024);
     let full = false;
     for (let i = 0; i < 2_000 && !full; i++) full = !server.sockets[0].write(chunk);
     assert.ok(full, "expected write() to report a full buffer within 128 MiB");
     assert.equal(c.bytes(), 0);
-  } finally {
-    c.socket.destroy();
-    await proxy.close();
-    await server.close();
-  }
-});
+  }));
 
 test("fault proxy: global mode applies to open and new connections; per-connection mode overrides", async () => {
   const server = await tcpServer(echo);
