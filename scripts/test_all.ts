@@ -32,7 +32,7 @@ function bunSummary(out: string) {
 
 const skipBrowser = Deno.args.includes("--skip-browser");
 const suites: Suite[] = [
-  { name: "deno", cmd: ["deno", "test", "-A", "tests/"], parse: denoSummary },
+  { name: "deno", cmd: ["deno", "test", "-A", "--v8-flags=--expose-gc", "tests/"], parse: denoSummary },
   { name: "bun", cmd: ["bun", "test", "--timeout", "60000", "tests/"], parse: bunSummary },
 ];
 if (!skipBrowser) {
