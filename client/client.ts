@@ -9,6 +9,7 @@
 import { WebSocket as ReconnectingWebSocket } from "partysocket";
 import { CloseCode, MessageType, PING_FRAME, PONG_FRAME, shouldReconnect } from "../protocol.ts";
 import type { Envelope, ErrorPayload } from "../protocol.ts";
+import { holdCloseWhileConnecting, isDenoWebSocket } from "./_deno_close.ts";
 import { backoffDelay } from "./backoff.ts";
 import { watchEnvironment } from "./liveness.ts";
 import type { EnvironmentWatch } from "./liveness.ts";
@@ -154,8 +155,11 @@ export class SteadyClient extends EventTarget {
     const self = this;
     // partysocket calls `new options.WebSocket(url, protocols)`: this factory
     // lets us see every socket it creates, to know when each has really closed.
+    // Deno's client leaves a rejection unhandled on a close during the handshake (see _deno_close.ts).
+    const guardClose = isDenoWebSocket(WS);
     const factory = function (url: string, protocols?: string | string[]) {
       const ws = protocols ? new WS(url, protocols) : new WS(url);
+      if (guardClose) holdCloseWhileConnecting(ws, o.connectTimeoutMs);
       self.#track(ws);
       return ws;
     };
