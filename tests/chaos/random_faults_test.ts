@@ -131,11 +131,21 @@ for (const adapter of ADAPTERS) {
       dbg("converged");
       // A marker behind every client's messages: once it arrived, everything sent before it on that
       // connection has arrived too (one connection keeps order).
-      for (const m of alive()) m.client.send("marker", { c: m.id, s: m.results.length });
-      await waitUntil(
-        () => alive().every((m) => ledger.markers.get(m.id) === m.results.length),
-        "every marker",
-      );
+      // A marker written to a connection that then dies (one still under a fault the peers have not
+      // noticed yet) is lost in flight like any message: it is sent again after each reconnect.
+      const markedAt = new Map<number, number>();
+      const markAll = () => {
+        for (const m of alive()) {
+          if (ledger.markers.get(m.id) === m.results.length) continue;
+          if (m.client.state.status !== "open" || markedAt.get(m.id) === m.opens) continue;
+          markedAt.set(m.id, m.opens);
+          m.client.send("marker", { c: m.id, s: m.results.length });
+        }
+      };
+      await waitUntil(() => {
+        markAll();
+        return alive().every((m) => ledger.markers.get(m.id) === m.results.length);
+      }, "every marker");
       // Connections still under a delay fault may have been given up meanwhile: converge again.
       await waitUntil(
         () =>
@@ -224,6 +234,26 @@ for (const adapter of ADAPTERS) {
         `unhandled: ${watch.seen.map((e) => (e as Error)?.stack ?? String(e)).join("; ")}`,
       );
     } catch (e) {
+      // What a new attempt meets right now, through the proxy and straight at the server.
+      const probe = async (port: number) => {
+        try {
+          const r = await rawConnect({ port });
+          raws.push(r);
+          return `status ${r.status}`;
+        } catch (error) {
+          return `error ${String(error).slice(0, 120)}`;
+        }
+      };
+      dbg(
+        "probe: via proxy",
+        await probe(proxy.port),
+        "| direct",
+        await probe(server.port),
+        "| refused",
+        JSON.stringify(server.endpoint.stats().upgradesRefused),
+        "| open",
+        server.endpoint.stats().open,
+      );
       dbg(
         "failed",
         JSON.stringify(server.endpoint.stats().closedByCode),
