@@ -29,6 +29,7 @@ export type Except<T> = Connection<T> | Iterable<Connection<T>>;
  * import type { NativeFanout } from "./hub.ts";
  * // Publishes nothing: every broadcast takes the send loop.
  * const never: NativeFanout = {
+ *   owns: () => false,
  *   subscribe: () => false,
  *   unsubscribe() {},
  *   accepts: () => false,
@@ -37,6 +38,8 @@ export type Except<T> = Connection<T> | Iterable<Connection<T>>;
  * ```
  */
 export interface NativeFanout {
+  /** Whether the socket is the runtime's own, one this fan-out can subscribe. */
+  owns(socket: SocketLike): boolean;
   /** Subscribes the socket to a topic; `false` if it cannot (not the runtime's socket). */
   subscribe(socket: SocketLike, topic: string): boolean;
   /** Unsubscribes; never throws (the socket may be closed already). */
@@ -50,7 +53,13 @@ export interface NativeFanout {
   publish(topic: string, message: string | Uint8Array | ArrayBuffer, from?: SocketLike): void;
 }
 
-/** The topic every open connection is subscribed to; room topics start with "#", so none can collide. */
+/**
+ * The topic of a broadcast to everyone; room topics start with "#", so none
+ * can collide. Connections are subscribed to it from the first such
+ * broadcast on: a topic costs the runtime memory per socket (Bun: about
+ * 260 B for a socket's first topic, 100 B for each further one), which an
+ * application that only uses rooms or direct sends need not pay.
+ */
 const EVERYONE = "*";
 
 interface Room<T> {
@@ -98,6 +107,8 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   checkBuffered = false;
   /** Open connections the fan-out could not subscribe: while any, every broadcast takes the loop. */
   #unsubscribed = 0;
+  /** Whether the connections in the fan-out are subscribed to {@linkcode EVERYONE} (from the first broadcast to all). */
+  #everyone = false;
 
   /**
    * Installs a native fan-out (adapters do, before any connection opens).
@@ -130,8 +141,9 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     const fanout = this.fanout;
     if (fanout === undefined) return;
     const socket = conn.socket;
-    if (socket !== undefined && fanout.subscribe(socket, EVERYONE)) conn.subscribed = true;
-    else this.#unsubscribed++;
+    if (socket !== undefined && (this.#everyone ? fanout.subscribe(socket, EVERYONE) : fanout.owns(socket))) {
+      conn.subscribed = true;
+    } else this.#unsubscribed++;
   }
 
   /** Unregisters a connection and takes it out of every room; idempotent. */
@@ -139,8 +151,9 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (this.#all.delete(conn)) {
       this.#list = undefined;
       if (this.fanout !== undefined) {
-        if (conn.subscribed) this.fanout.unsubscribe(conn.socket!, EVERYONE);
-        else if (this.#unsubscribed > 0) this.#unsubscribed--;
+        if (conn.subscribed) {
+          if (this.#everyone) this.fanout.unsubscribe(conn.socket!, EVERYONE);
+        } else if (this.#unsubscribed > 0) this.#unsubscribed--;
       }
     }
     const rooms = conn.roomSet;
@@ -247,6 +260,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     const fanout = this.fanout;
     if (
       fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1 &&
+      (options?.room !== undefined || this.#everyone || this.#subscribeEveryone(fanout)) &&
       fanout.accepts(message)
     ) {
       return this.#publish(fanout, message, options?.room, list, skipOne as ServerConnection<T> | undefined);
@@ -268,6 +282,24 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     }
     if (failed !== undefined) settleFailures(failed);
     return { delivered, dropped };
+  }
+
+  /**
+   * Subscribes every connection in the fan-out to {@linkcode EVERYONE}, once.
+   * A connection the runtime refuses leaves the fan-out (the loop serves
+   * broadcasts while it is open); `false` then, for this broadcast.
+   */
+  #subscribeEveryone(fanout: NativeFanout): boolean {
+    this.#everyone = true;
+    let all = true;
+    for (const conn of this.#all) {
+      if (!conn.subscribed) continue;
+      if (fanout.subscribe(conn.socket!, EVERYONE)) continue;
+      conn.subscribed = false;
+      this.#unsubscribed++;
+      all = false;
+    }
+    return all;
   }
 
   /**

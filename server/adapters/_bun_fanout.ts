@@ -61,6 +61,9 @@ export function bunFanout(server: BunPublisher, budget: number): NativeFanout {
     queued = 0;
   };
   return {
+    owns(socket) {
+      return rawOf(socket) !== undefined;
+    },
     subscribe(socket, topic) {
       const raw = rawOf(socket);
       if (raw === undefined) return false;

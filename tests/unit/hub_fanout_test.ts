@@ -21,6 +21,9 @@ class FakeFanout implements NativeFanout {
   publishes: { topic: string; from?: SocketLike }[] = [];
   accept = true;
 
+  owns(socket: SocketLike): boolean {
+    return !(socket instanceof ForeignSocket);
+  }
   subscribe(socket: SocketLike, topic: string): boolean {
     if (socket instanceof ForeignSocket) return false;
     let set = this.topics.get(socket);
@@ -62,14 +65,45 @@ function setup(maxBufferedBytes = 1024) {
 test("native fan-out: subscriptions follow open, join, leave and cleanup", async () => {
   const { ep, fanout } = setup();
   const a = await openFake(ep);
-  assert.deepEqual(fanout.of(a.socket), ["*"]);
+  const b = await openFake(ep);
+  // Nobody pays for the everyone-topic until the first broadcast to everyone.
+  assert.deepEqual(fanout.of(a.socket), []);
   a.conn.join("r");
   a.conn.join("*");
+  assert.deepEqual(fanout.of(a.socket), ["#*", "#r"]);
+  ep.hub.broadcast("to all");
+  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["*"]);
   assert.deepEqual(fanout.of(a.socket), ["#*", "#r", "*"], "room topics cannot collide with everyone's");
+  assert.deepEqual(fanout.of(b.socket), ["*"]);
+  const c = await openFake(ep);
+  assert.deepEqual(fanout.of(c.socket), ["*"], "expected later connections subscribed at once");
   a.conn.leave("r");
   assert.deepEqual(fanout.of(a.socket), ["#*", "*"]);
   a.session.closed(1000, "");
   assert.deepEqual(fanout.of(a.socket), []);
+  assert.deepEqual(ep.hub.broadcast("again"), { delivered: 2, dropped: 0 });
+  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["*", "*"], "expected the publish path still taken");
+});
+
+test("native fan-out: a socket the runtime refuses at the first broadcast to all leaves the fan-out", async () => {
+  const { ep, fanout } = setup();
+  const [a, b, c] = [await openFake(ep), await openFake(ep), await openFake(ep)];
+  // Accepted as the runtime's own at open, refused when subscribed later (closed meanwhile, say).
+  const subscribe = fanout.subscribe.bind(fanout);
+  fanout.subscribe = (socket, topic) => socket === b.socket ? false : subscribe(socket, topic);
+  assert.deepEqual(ep.hub.broadcast("m"), { delivered: 3, dropped: 0 });
+  assert.equal(fanout.publishes.length, 0, "expected the loop while a connection is outside the fan-out");
+  assert.deepEqual(b.socket.sent, ["m"]);
+  b.session.closed(1000, "");
+  ep.hub.broadcast("n");
+  ep.hub.broadcast("o");
+  assert.deepEqual(
+    fanout.publishes.map((p) => p.topic),
+    ["*", "*"],
+    "expected the publish path once it left",
+  );
+  assert.deepEqual(a.socket.sent, ["m", "n", "o"]);
+  assert.deepEqual(c.socket.sent, ["m", "n", "o"]);
 });
 
 test("native fan-out: one publish; slow and dead peers are removed before it and counted dropped", async () => {
