@@ -276,29 +276,64 @@ export function writeReport(r: Any): string {
       ),
     );
   }
-  const extra = (rt: string): [string, number][] =>
-    (r.idle ?? []).map((c: Any): [string, number] => [
-      `${c.conns} connections`,
-      c.med[OURS[rt]]?.perConnKiB - c.med[RAW[rt]]?.perConnKiB,
-    ]);
+  // RSS noise is a few MiB whatever N is, so RSS delta ÷ N is most precise at the largest N: the check
+  // reads that one; the marginal cost (slope between the smallest and largest N) is shown next to it.
+  const idleRuns = (r.idle ?? []) as Any[];
+  const largest = idleRuns.reduce(
+    (a: Any, c: Any) => (a === undefined || c.conns > a.conns ? c : a),
+    undefined,
+  );
+  const smallest = idleRuns.reduce(
+    (a: Any, c: Any) => (a === undefined || c.conns < a.conns ? c : a),
+    undefined,
+  );
+  const marginal = (id: string): number =>
+    largest === smallest || !largest?.med[id] || !smallest?.med[id]
+      ? NaN
+      : ((largest.med[id].rssMiB - smallest.med[id].rssMiB) * 1024) / (largest.conns - smallest.conns);
   for (const [rt, goal] of [["bun", 0.5], ["deno", 1]] as const) {
+    const entries: [string, number][] = largest === undefined ? [] : [[
+      `${largest.conns} connections`,
+      largest.med[OURS[rt]]?.perConnKiB - largest.med[RAW[rt]]?.perConnKiB,
+    ]];
     const c = atMost(
       `Extra memory per connection, ${rt === "bun" ? "Bun" : "Deno"}`,
       goal,
-      extra(rt),
+      entries,
       "KiB",
     );
+    const notes: string[] = [];
+    if (rt === "bun" && largest?.med["bun-publish"]) {
+      notes.push(
+        `vs publish() server (its sockets hold a topic too): ${
+          (largest.med[OURS[rt]].perConnKiB - largest.med["bun-publish"].perConnKiB).toFixed(2)
+        } KiB`,
+      );
+    }
+    if (rt === "bun" && largest?.med["bun-steady-loop"]) {
+      notes.push(
+        `with \`fanout: "loop"\` (no topic per socket): ${
+          (largest.med["bun-steady-loop"].perConnKiB - largest.med[RAW[rt]].perConnKiB).toFixed(2)
+        } KiB`,
+      );
+    }
+    const m = marginal(OURS[rt]) - marginal(RAW[rt]);
+    if (Number.isFinite(m)) {
+      notes.push(`marginal ${smallest.conns}→${largest.conns}: ${m.toFixed(2)} KiB`);
+    }
     const o = r.overhead?.[rt];
     if (o) {
       const wrapper = Number.isFinite(o.bunWrapperBytes) ? o.bunWrapperBytes : 0;
-      c.alt = `JS heap in process: ${
-        (o.endpointBytesPerConn + wrapper - o.rawRegistryBytesPerConn)
-          .toFixed(0)
-      } B ` +
-        `more than a raw registry${
-          wrapper ? ` (of which the adapter's socket wrapper ${wrapper.toFixed(0)} B)` : ""
-        }`;
+      notes.push(
+        `JS heap in process: ${
+          (o.endpointBytesPerConn + wrapper - o.rawRegistryBytesPerConn).toFixed(0)
+        } B ` +
+          `more than a raw registry${
+            wrapper ? ` (of which the adapter's socket wrapper ${wrapper.toFixed(0)} B)` : ""
+          }`,
+      );
     }
+    if (notes.length) c.alt = notes.join("; ");
     checks.push(c);
   }
   const sw = r.sweep ?? {};
@@ -528,6 +563,9 @@ export function writeReport(r: Any): string {
           label(id),
           s.perConnKiB.toFixed(2),
           base ? (s.perConnKiB - c.med[base]?.perConnKiB).toFixed(2) : "—",
+          TARGETS[id]?.runtime === "bun" && c.med["bun-publish"]
+            ? (s.perConnKiB - c.med["bun-publish"].perConnKiB).toFixed(2)
+            : "—",
           s.rssMiB.toFixed(1),
           (s.idleCpu * 100).toFixed(2) + " %",
           `${s.opened}${s.failed ? ` (${s.failed} failed)` : ""}`,
@@ -538,12 +576,35 @@ export function writeReport(r: Any): string {
           "server",
           "KiB per connection",
           "extra vs raw KiB",
+          "extra vs publish() KiB",
           "RSS MiB",
           "idle CPU",
           "opened",
         ], rows),
         "",
       );
+    }
+    const runs = [...r.idle].sort((a: Any, b: Any) => a.conns - b.conns);
+    const lo = runs[0];
+    const hi = runs[runs.length - 1];
+    if (hi.conns > lo.conns) {
+      out.push(
+        `### Marginal memory, ${lo.conns} → ${hi.conns} connections`,
+        "",
+        "The RSS added by each further connection: (RSS at the larger N − RSS at the smaller N) ÷ the difference " +
+          "in N. Costs paid once (code compiled, pools grown) drop out.",
+        "",
+      );
+      const rows = Object.keys(hi.med).filter((id) => lo.med[id]).map((id) => {
+        const kib = (x: string) => ((hi.med[x].rssMiB - lo.med[x].rssMiB) * 1024) / (hi.conns - lo.conns);
+        const base = baselineOf(id);
+        return [
+          label(id),
+          kib(id).toFixed(2),
+          base && lo.med[base] && hi.med[base] ? (kib(id) - kib(base)).toFixed(2) : "—",
+        ];
+      });
+      out.push(table(["server", "KiB per further connection", "extra vs raw KiB"], rows), "");
     }
   }
 
@@ -635,19 +696,21 @@ export function writeReport(r: Any): string {
           "× raw",
           "RSS drift MiB",
           "drift − raw's MiB",
-          "RSS MiB",
+          "RSS MiB after each cycle",
           "failed",
           "open after",
         ],
         Object.entries(ch as Med).map(([id, s]) => {
           const base = baselineOf(id);
+          const series = Object.keys(s).filter((k) => k.startsWith("rssAfterCycle"))
+            .sort((a, b) => Number(a.slice(13)) - Number(b.slice(13))).map((k) => s[k]);
           return [
             label(id),
             fmt(s.rate),
             base ? fx(rel(r.churn, id, base, "rate")) : "—",
             s.driftMiB.toFixed(2),
             base ? (s.driftMiB - ch[base]?.driftMiB).toFixed(2) : "—",
-            s.rssMiB.toFixed(1),
+            series.length ? series.map((m) => m.toFixed(1)).join(", ") : s.rssMiB.toFixed(1),
             s.failed,
             Number.isFinite(s.openAfter) ? s.openAfter : "—",
           ];

@@ -362,6 +362,8 @@ export async function churn(
       rate,
       driftMiB: (r[r.length - 1] - r[0]) / 1024,
       rssMiB: r[r.length - 1] / 1024,
+      // RSS after each measured cycle, as rssAfterCycle1, rssAfterCycle2, ...
+      ...Object.fromEntries(r.map((k, i) => [`rssAfterCycle${i + 1}`, k / 1024])),
       failed: failed.get(t.id)!,
       openAfter: openAfter.get(t.id) ?? NaN,
     }));

@@ -43,6 +43,14 @@ export const TARGETS: Record<string, Target> = Object.fromEntries(
       cmd: ["bun", "bench/servers/bun_steady.ts"],
     },
     {
+      id: "bun-steady-loop",
+      label: 'steadysocket on Bun, fanout: "loop"',
+      runtime: "bun",
+      role: "ours",
+      cmd: ["bun", "bench/servers/bun_steady.ts"],
+      env: { FANOUT: "loop" },
+    },
+    {
       id: "bun-hono",
       label: "Hono helper on Bun",
       runtime: "bun",
