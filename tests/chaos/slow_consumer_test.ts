@@ -178,6 +178,22 @@ for (const adapter of ADAPTERS) {
           worstBuffered <= maxBufferedBytes + 64 * 1024,
           `expected buffered bytes bounded by ${maxBufferedBytes} + one message, saw ${worstBuffered}`,
         );
+        // Memory: what the slow peers may hold is bounded per peer; the rest is the process's own churn
+        // (the clients live in this process too), so a generous allowance on top.
+        const allowanceMiB = (slowCount * (maxBufferedBytes + 64 * 1024)) / 2 ** 20 + 48;
+        assert.ok(
+          rssPeak - rssBefore <= allowanceMiB,
+          `expected RSS within ${rssBefore} + ${allowanceMiB.toFixed(1)} MiB, peaked at ${rssPeak} MiB`,
+        );
+        // The others' latency: within 2× what it was before the stall (with a 2 ms floor for the
+        // baseline, under which a shared machine's scheduling dominates).
+        const baselineP99 = Math.max(p99(latencies[0]), 2);
+        assert.ok(
+          p99(latencies[1]) <= 2 * baselineP99,
+          `expected the others' p99 within 2× ${baselineP99} ms during the stall, got ${
+            p99(latencies[1])
+          } ms`,
+        );
         assert.equal(watch.seen.length, 0);
       } finally {
         clearInterval(broadcaster);
