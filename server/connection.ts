@@ -222,15 +222,24 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   write(data: string | Uint8Array | ArrayBuffer): number {
     const socket = this.socket;
     const host = this.#host;
-    if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) {
+    if (this.state !== State.Open || socket === undefined) {
       host.stats.sendsDropped++;
       return Write.Gone;
     }
-    // Deno's send buffers without bound: refuse to add to a peer that is not reading.
+    // A runtime whose send reports a result (Bun) and bounds its own queue
+    // needs neither read before the send: a closed socket answers 0, told
+    // apart from a slow one below. Deno's send says nothing and buffers
+    // without bound: refuse to add to a closed peer or one that is not reading.
     // With a native fan-out, Bun's own limit sits above the bound (see the Bun adapter).
-    if ((!host.runtimeBounded || host.hub.checkBuffered) && socket.bufferedAmount > host.maxBufferedBytes) {
-      host.stats.sendsDropped++;
-      return Write.Slow;
+    if (!host.runtimeBounded || host.hub.checkBuffered) {
+      if (socket.readyState !== 1) {
+        host.stats.sendsDropped++;
+        return Write.Gone;
+      }
+      if (socket.bufferedAmount > host.maxBufferedBytes) {
+        host.stats.sendsDropped++;
+        return Write.Slow;
+      }
     }
     let result: void | number;
     try {
@@ -248,7 +257,7 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     if (typeof result === "number") {
       if (result === 0) {
         host.stats.sendsDropped++;
-        return Write.Slow;
+        return socket.readyState === 1 ? Write.Slow : Write.Gone;
       }
       if (!host.runtimeBounded) host.runtimeBounded = true;
     }

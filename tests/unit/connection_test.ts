@@ -122,6 +122,25 @@ test("a runtime whose send returns numbers bounds its own queue: bufferedAmount 
   assert.equal(closes[0].code, 1013);
 });
 
+test("a runtime whose send returns numbers: no state read before the send; a 0 from a closed socket is a lost peer, not a slow one", async () => {
+  const { ep, closes } = endpoint();
+  const { conn, socket } = await openFake(ep);
+  socket.sendResult = 3;
+  assert.equal(conn.send("abc"), true);
+  let reads = 0;
+  let state = 1;
+  Object.defineProperty(socket, "readyState", { get: () => (reads++, state) });
+  assert.equal(conn.send("def"), true);
+  assert.equal(reads, 0, "expected no readyState read on the way to a send that reports its result");
+  // Closed under us, before its close event: Bun answers 0 (measured), as it does for a full queue.
+  state = 3;
+  socket.sendResult = 0;
+  assert.equal(conn.send("into a closed socket"), false);
+  assert.deepEqual(closes, [{ code: 1006, reason: "connection lost", initiator: "peer" }]);
+  assert.equal(ep.stats().slowConsumers, 0);
+  assert.equal(socket.closes.length, 0, "expected no close frame towards a closed socket");
+});
+
 test("a slow consumer (bufferedAmount above the bound) is not written to and is closed with 1013", async () => {
   const { ep, closes } = endpoint({ maxBufferedBytes: 1000 });
   const { conn, socket } = await openFake(ep);
