@@ -156,10 +156,12 @@ export class SteadyClient extends EventTarget {
     // partysocket calls `new options.WebSocket(url, protocols)`: this factory
     // lets us see every socket it creates, to know when each has really closed.
     // Deno's client leaves a rejection unhandled on a close during the handshake (see _deno_close.ts).
+    // A held close ends within both timeouts, so `close()` finds the socket settled when it gives up waiting.
     const guardClose = isDenoWebSocket(WS);
+    const graceMs = Math.min(o.connectTimeoutMs, o.closeTimeoutMs);
     const factory = function (url: string, protocols?: string | string[]) {
       const ws = protocols ? new WS(url, protocols) : new WS(url);
-      if (guardClose) holdCloseWhileConnecting(ws, o.connectTimeoutMs);
+      if (guardClose) holdCloseWhileConnecting(ws, graceMs);
       self.#track(ws);
       return ws;
     };

@@ -10,6 +10,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { createHash } from "node:crypto";
 import { test } from "../_harness.ts";
 import { holdCloseWhileConnecting, isDenoWebSocket } from "../../client/_deno_close.ts";
+import { SteadyClient } from "../../client/mod.ts";
 import { watchUnhandled } from "../chaos/_unhandled.ts";
 import { waitUntil } from "../fault/wait.ts";
 
@@ -152,3 +153,24 @@ test("deno client: a held close cancels a handshake that never ends, after the g
     await server.close();
   }
 }, { only: "deno" });
+
+test(
+  "deno client: close() while the handshake hangs ends within closeTimeoutMs, leaving nothing open",
+  async () => {
+    // The sanitizers fail this test if the held socket outlives it.
+    const server = await handshakeServer(() => {/* never answers */});
+    try {
+      const client = new SteadyClient(`ws://127.0.0.1:${server.port}/ws`, { closeTimeoutMs: 300 });
+      await waitUntil(() => server.sockets.size === 1, "the handshake to reach the server");
+      const started = performance.now();
+      await client.close();
+      const tookMs = performance.now() - started;
+      assert.equal(client.state.status, "closed");
+      assert.ok(tookMs < 2_000, `expected close() to end near closeTimeoutMs (300 ms), took ${tookMs} ms`);
+      await waitUntil(() => server.sockets.size === 0, "the cancelled handshake's connection to end");
+    } finally {
+      await server.close();
+    }
+  },
+  { only: "deno" },
+);
