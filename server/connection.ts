@@ -177,6 +177,15 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   subscribed = false;
   #host: ConnectionHost;
   #onRejected: ((error: unknown) => void) | undefined = undefined;
+  /**
+   * Bytes that may still be written before the buffered amount could exceed
+   * the bound: the bound minus the last buffered amount read, minus an upper
+   * bound of what was written since (3 bytes per UTF-16 unit of a string).
+   * The buffered amount only grows by what we write, so while this is not
+   * negative it is within the bound and reading it (a call into the runtime
+   * per send) tells nothing new; -1: unknown, read before the next write.
+   */
+  #budget = -1;
 
   constructor(host: ConnectionHost, data: T, remoteAddress: string | undefined) {
     this.#host = host;
@@ -236,10 +245,15 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
         host.stats.sendsDropped++;
         return Write.Gone;
       }
-      if (socket.bufferedAmount > host.maxBufferedBytes) {
-        host.stats.sendsDropped++;
-        return Write.Slow;
+      if (this.#budget < 0) {
+        const buffered = socket.bufferedAmount;
+        if (buffered > host.maxBufferedBytes) {
+          host.stats.sendsDropped++;
+          return Write.Slow;
+        }
+        this.#budget = host.maxBufferedBytes - buffered;
       }
+      this.#budget -= typeof data === "string" ? data.length * 3 : data.byteLength;
     }
     let result: void | number;
     try {
@@ -266,15 +280,21 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   }
 
   /**
-   * What {@linkcode write} would find before sending, without sending: the
-   * pre-publish check of a native fan-out. Counts a refusal as a dropped send.
+   * What {@linkcode write} would find before sending `bytes` (an upper bound
+   * of the frame's payload), without sending: the pre-publish check of a
+   * native fan-out. Counts a refusal as a dropped send.
    */
-  check(): number {
+  check(bytes: number): number {
     const socket = this.socket;
     const host = this.#host;
     if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) {
       host.stats.sendsDropped++;
       return Write.Gone;
+    }
+    // Within the budget: the publish that follows keeps the bound (see #budget).
+    if (this.#budget >= 0) {
+      this.#budget -= bytes;
+      return Write.Delivered;
     }
     let buffered: number;
     try {
@@ -288,6 +308,7 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
       host.stats.sendsDropped++;
       return Write.Slow;
     }
+    this.#budget = host.maxBufferedBytes - buffered - bytes;
     return Write.Delivered;
   }
 

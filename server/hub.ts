@@ -322,13 +322,14 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     let dropped = 0;
     let failed: (ServerConnection<T> | number)[] | undefined = undefined;
     let from: SocketLike | undefined = undefined;
+    const bytes = typeof message === "string" ? message.length * 3 : message.byteLength;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i];
       if (conn === skip) {
         if (conn.state === State.Open && conn.socket?.readyState === 1) from = conn.socket;
         continue;
       }
-      const outcome = conn.check();
+      const outcome = conn.check(bytes);
       if (outcome === Write.Delivered) {
         delivered++;
       } else {

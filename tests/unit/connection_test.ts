@@ -141,6 +141,25 @@ test("a runtime whose send returns numbers: no state read before the send; a 0 f
   assert.equal(socket.closes.length, 0, "expected no close frame towards a closed socket");
 });
 
+test("the buffered amount is read only when what was written since could have passed the bound", async () => {
+  const { ep, closes } = endpoint({ maxBufferedBytes: 1000 });
+  const { conn, socket } = await openFake(ep);
+  let reads = 0;
+  let buffered = 0;
+  Object.defineProperty(socket, "bufferedAmount", { get: () => (reads++, buffered) });
+  // "abcdefghij" counts as at most 30 bytes: 1 000 bytes allow 33 sends after one read.
+  for (let i = 0; i < 34; i++) assert.equal(conn.send("abcdefghij"), true);
+  assert.equal(reads, 1, "expected one read for the first 34 sends");
+  // The peer reads nothing: what we wrote is all still buffered, and the next read tells.
+  buffered = 34 * 10;
+  for (let i = 0; i < 200 && closes.length === 0; i++) {
+    buffered += conn.send("abcdefghij") ? 10 : 0;
+  }
+  assert.deepEqual(closes.map((c) => c.code), [1013]);
+  assert.ok(buffered <= 1000 + 30, `expected the bound kept, ${buffered} bytes buffered`);
+  assert.ok(reads < 20, `expected a read per budget spent, not per send (${reads})`);
+});
+
 test("a slow consumer (bufferedAmount above the bound) is not written to and is closed with 1013", async () => {
   const { ep, closes } = endpoint({ maxBufferedBytes: 1000 });
   const { conn, socket } = await openFake(ep);

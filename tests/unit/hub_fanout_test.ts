@@ -169,8 +169,10 @@ test("native fan-out installed: a direct send checks the buffered bytes even aft
   const a = await openFake(ep);
   a.socket.sendResult = 5; // Bun reports numbers: without a native fan-out the check would be skipped from here on
   assert.equal(a.conn.send("one"), true);
-  a.socket.bufferedAmount = 4096;
+  const big = "x".repeat(400); // up to 1 200 bytes: past what the 1 024-byte bound leaves after "one"
+  assert.equal(a.conn.send(big), true);
+  a.socket.bufferedAmount = 4096; // the peer stopped reading
   assert.equal(a.conn.send("two"), false);
-  assert.deepEqual(a.socket.sent, ["one"]);
+  assert.deepEqual(a.socket.sent, ["one", big]);
   assert.equal(a.socket.closes[0].code, 1013);
 });
