@@ -83,7 +83,9 @@ function atMost(
     goal: unit === "×" ? `≤ ${goal.toFixed(2)}×` : `≤ ${goal} ${unit}`.trim(),
     value,
     shown: Number.isFinite(value)
-      ? (unit === "×" ? `${value.toFixed(digits)}×` : `${value.toFixed(digits)} ${unit}`.trim())
+      ? (unit === "×"
+        ? `${value.toFixed(digits)}×`
+        : `${value.toFixed(digits)} ${unit}`.trim())
       : "not measured",
     pass: Number.isFinite(value) ? value <= goal : undefined,
     where,
@@ -108,6 +110,17 @@ function rel(c: Any, a: string, b: string, key: string): number {
   return ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
 }
 
+/**
+ * a ÷ b for a latency percentile: the ratio of the medians over the
+ * repetitions. A p99 is the tail of one short window, and its noise is
+ * independent from window to window (two servers with the same fan-out path,
+ * raw Deno with and without its idle timer, differ by up to 1.4× in one
+ * window), so pairing windows only multiplies two noises.
+ */
+function relTail(c: Any, a: string, b: string, key: string): number {
+  return ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
+}
+
 /** The range of a field over the repetitions, as `min–max`. */
 function spread(c: Any, id: string, key: string): string {
   const v = ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key]).filter(
@@ -124,9 +137,10 @@ function pairs(
   b: string,
   key: string,
 ) {
+  const by = key.startsWith("p9") || key.startsWith("p5") ? relTail : rel;
   return (list ?? []).map((
     c: Any,
-  ): [string, number] => [name(c), rel(c, a, b, key)]);
+  ): [string, number] => [name(c), by(c, a, b, key)]);
 }
 
 export function writeReport(r: Any): string {
@@ -135,8 +149,12 @@ export function writeReport(r: Any): string {
   out.push(
     "# Benchmark results",
     "",
-    `Written by \`deno task bench${r.mode === "full" ? " --full" : ""}\` (${r.mode} mode) on ${when}; ` +
-      `the run took ${Math.round(r.durationS)} s. Every figure below comes from this one run. ` +
+    `Written by \`deno task bench${
+      r.mode === "full" ? " --full" : ""
+    }\` (${r.mode} mode) on ${when}; ` +
+      `the run took ${
+        Math.round(r.durationS)
+      } s. Every figure below comes from this one run. ` +
       `Raw numbers: \`bench/results/last_run.json\`.`,
     "",
   );
@@ -176,7 +194,9 @@ export function writeReport(r: Any): string {
       r.plan?.reps ?? "?"
     } repetitions after a warm-up; within a repetition ` +
       "the targets run one after another and the order rotates (and reverses) between repetitions, so slow " +
-      "drifts of the machine hit every target alike.",
+      "drifts of the machine hit every target alike. A throughput ratio is the median of the per-repetition " +
+      "ratios; a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
+      "whose noise is independent from window to window, so pairing windows only multiplies two noises).",
     "- Ratios are against a baseline in the same run: raw `Bun.serve` with a JS `send()` loop (and its " +
       "`publish()` as the ceiling) for Bun, raw `Deno.serve` with its default `idleTimeout` (and with " +
       "`idleTimeout: 0`) for Deno. Peers: Hono's WebSocket helper and crossws on both runtimes, `ws` and " +
@@ -267,14 +287,30 @@ export function writeReport(r: Any): string {
       ...pairs(F, (c) => `fan-out ${fanName(c)}`, OURS[rt], RAW[rt], "p99"),
       ...pairs(E, echoName, OURS[rt], RAW[rt], "p99"),
     ];
-    checks.push(
-      atMost(
-        `p99 latency, ${rt === "bun" ? "Bun" : "Deno"}: steadysocket ÷ raw`,
-        1.1,
-        p99,
-        "×",
-      ),
+    const check = atMost(
+      `p99 latency, ${rt === "bun" ? "Bun" : "Deno"}: steadysocket ÷ raw`,
+      1.1,
+      p99,
+      "×",
     );
+    if (rt === "deno") {
+      // The same fan-out code with and without Deno's idle timer: how far apart noise alone puts two p99s.
+      const same = pairs(
+        F,
+        (c) => `fan-out ${fanName(c)}`,
+        "deno-raw0",
+        "deno-raw",
+        "p99",
+      )
+        .map(([, v]) => v).filter(Number.isFinite);
+      if (same.length) {
+        check.alt =
+          `raw Deno idleTimeout 0 ÷ default (the same fan-out path) in the same run: ${
+            Math.min(...same).toFixed(2)
+          }–${Math.max(...same).toFixed(2)}×`;
+      }
+    }
+    checks.push(check);
   }
   // RSS noise is a few MiB whatever N is, so RSS delta ÷ N is most precise at the largest N: the check
   // reads that one; the marginal cost (slope between the smallest and largest N) is shown next to it.
@@ -290,7 +326,8 @@ export function writeReport(r: Any): string {
   const marginal = (id: string): number =>
     largest === smallest || !largest?.med[id] || !smallest?.med[id]
       ? NaN
-      : ((largest.med[id].rssMiB - smallest.med[id].rssMiB) * 1024) / (largest.conns - smallest.conns);
+      : ((largest.med[id].rssMiB - smallest.med[id].rssMiB) * 1024) /
+        (largest.conns - smallest.conns);
   for (const [rt, goal] of [["bun", 0.5], ["deno", 1]] as const) {
     const entries: [string, number][] = largest === undefined ? [] : [[
       `${largest.conns} connections`,
@@ -306,30 +343,41 @@ export function writeReport(r: Any): string {
     if (rt === "bun" && largest?.med["bun-publish"]) {
       notes.push(
         `vs publish() server (its sockets hold a topic too): ${
-          (largest.med[OURS[rt]].perConnKiB - largest.med["bun-publish"].perConnKiB).toFixed(2)
+          (largest.med[OURS[rt]].perConnKiB -
+            largest.med["bun-publish"].perConnKiB).toFixed(2)
         } KiB`,
       );
     }
     if (rt === "bun" && largest?.med["bun-steady-loop"]) {
       notes.push(
         `with \`fanout: "loop"\` (no topic per socket): ${
-          (largest.med["bun-steady-loop"].perConnKiB - largest.med[RAW[rt]].perConnKiB).toFixed(2)
+          (largest.med["bun-steady-loop"].perConnKiB -
+            largest.med[RAW[rt]].perConnKiB).toFixed(2)
         } KiB`,
       );
     }
     const m = marginal(OURS[rt]) - marginal(RAW[rt]);
     if (Number.isFinite(m)) {
-      notes.push(`marginal ${smallest.conns}→${largest.conns}: ${m.toFixed(2)} KiB`);
+      notes.push(
+        `marginal ${smallest.conns}→${largest.conns}: ${m.toFixed(2)} KiB`,
+      );
     }
     const o = r.overhead?.[rt];
     if (o) {
-      const wrapper = Number.isFinite(o.bunWrapperBytes) ? o.bunWrapperBytes : 0;
+      const wrapper = Number.isFinite(o.bunWrapperBytes)
+        ? o.bunWrapperBytes
+        : 0;
       notes.push(
         `JS heap in process: ${
-          (o.endpointBytesPerConn + wrapper - o.rawRegistryBytesPerConn).toFixed(0)
+          (o.endpointBytesPerConn + wrapper - o.rawRegistryBytesPerConn)
+            .toFixed(0)
         } B ` +
           `more than a raw registry${
-            wrapper ? ` (of which the adapter's socket wrapper ${wrapper.toFixed(0)} B)` : ""
+            wrapper
+              ? ` (of which the adapter's socket wrapper ${
+                wrapper.toFixed(0)
+              } B)`
+              : ""
           }`,
       );
     }
@@ -371,8 +419,12 @@ export function writeReport(r: Any): string {
     const raw = ch[RAW[rt]]?.driftMiB;
     const heap = r.overhead?.[rt]?.churnHeapDriftKiB;
     c.alt = [
-      Number.isFinite(raw) ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run` : "",
-      Number.isFinite(heap) ? `JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB` : "",
+      Number.isFinite(raw)
+        ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run`
+        : "",
+      Number.isFinite(heap)
+        ? `JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB`
+        : "",
     ].filter(Boolean).join("; ");
     checks.push(c);
   }
@@ -403,7 +455,9 @@ export function writeReport(r: Any): string {
       if (r.stall) add(`${rt} stalled peers`, r.stall, "liveRate");
     }
     const c = atLeast(
-      `At least as fast as ${peer === "hono" ? "Hono's helper" : "crossws"} (every scenario)`,
+      `At least as fast as ${
+        peer === "hono" ? "Hono's helper" : "crossws"
+      } (every scenario)`,
       1.0,
       entries,
     );
@@ -466,11 +520,13 @@ export function writeReport(r: Any): string {
           fmt(s.rate),
           spread(f, id, "rate"),
           base ? fx(rel(f, id, base, "rate")) : "—",
-          TARGETS[id]?.runtime === "bun" ? fx(rel(f, id, "bun-publish", "rate")) : "—",
+          TARGETS[id]?.runtime === "bun"
+            ? fx(rel(f, id, "bun-publish", "rate"))
+            : "—",
           s.reach.toFixed(3),
           s.p50.toFixed(3),
           s.p99.toFixed(3),
-          base ? fx(rel(f, id, base, "p99")) : "—",
+          base ? fx(relTail(f, id, base, "p99")) : "—",
           s.cpuUsPerMsg.toFixed(3),
           base ? fx(rel(f, id, base, "cpuUsPerMsg")) : "—",
           s.cpu.toFixed(2),
@@ -520,7 +576,7 @@ export function writeReport(r: Any): string {
           base ? fx(rel(e, id, base, "rate")) : "—",
           s.p50.toFixed(3),
           s.p99.toFixed(3),
-          base ? fx(rel(e, id, base, "p99")) : "—",
+          base ? fx(relTail(e, id, base, "p99")) : "—",
           s.cpuUsPerMsg.toFixed(2),
           base ? fx(rel(e, id, base, "cpuUsPerMsg")) : "—",
           s.cpu.toFixed(2),
@@ -596,15 +652,25 @@ export function writeReport(r: Any): string {
         "",
       );
       const rows = Object.keys(hi.med).filter((id) => lo.med[id]).map((id) => {
-        const kib = (x: string) => ((hi.med[x].rssMiB - lo.med[x].rssMiB) * 1024) / (hi.conns - lo.conns);
+        const kib = (x: string) =>
+          ((hi.med[x].rssMiB - lo.med[x].rssMiB) * 1024) /
+          (hi.conns - lo.conns);
         const base = baselineOf(id);
         return [
           label(id),
           kib(id).toFixed(2),
-          base && lo.med[base] && hi.med[base] ? (kib(id) - kib(base)).toFixed(2) : "—",
+          base && lo.med[base] && hi.med[base]
+            ? (kib(id) - kib(base)).toFixed(2)
+            : "—",
         ];
       });
-      out.push(table(["server", "KiB per further connection", "extra vs raw KiB"], rows), "");
+      out.push(
+        table(
+          ["server", "KiB per further connection", "extra vs raw KiB"],
+          rows,
+        ),
+        "",
+      );
     }
   }
 
@@ -702,15 +768,21 @@ export function writeReport(r: Any): string {
         ],
         Object.entries(ch as Med).map(([id, s]) => {
           const base = baselineOf(id);
-          const series = Object.keys(s).filter((k) => k.startsWith("rssAfterCycle"))
-            .sort((a, b) => Number(a.slice(13)) - Number(b.slice(13))).map((k) => s[k]);
+          const series = Object.keys(s).filter((k) =>
+            k.startsWith("rssAfterCycle")
+          )
+            .sort((a, b) => Number(a.slice(13)) - Number(b.slice(13))).map((
+              k,
+            ) => s[k]);
           return [
             label(id),
             fmt(s.rate),
             base ? fx(rel(r.churn, id, base, "rate")) : "—",
             s.driftMiB.toFixed(2),
             base ? (s.driftMiB - ch[base]?.driftMiB).toFixed(2) : "—",
-            series.length ? series.map((m) => m.toFixed(1)).join(", ") : s.rssMiB.toFixed(1),
+            series.length
+              ? series.map((m) => m.toFixed(1)).join(", ")
+              : s.rssMiB.toFixed(1),
             s.failed,
             Number.isFinite(s.openAfter) ? s.openAfter : "—",
           ];
@@ -853,12 +925,18 @@ function findings(r: Any): string[] {
   if (f32) {
     const m = f32.med as Med;
     out.push(
-      `- **Fan-out on Bun, against \`publish()\`.** In the ${fanName(f32)} fan-out, \`Bun.serve\`'s native ` +
+      `- **Fan-out on Bun, against \`publish()\`.** In the ${
+        fanName(f32)
+      } fan-out, \`Bun.serve\`'s native ` +
         `\`publish()\` spent ${
           m["bun-publish"]?.cpuUsPerMsg?.toFixed(3)
         } µs of server CPU per delivered message, ` +
-        `the JS send loop ${m["bun-loop"]?.cpuUsPerMsg?.toFixed(3)} µs and steadysocket ` +
-        `${m["bun-steady"]?.cpuUsPerMsg?.toFixed(3)} µs: the cost is one \`ws.send()\` call per recipient, ` +
+        `the JS send loop ${
+          m["bun-loop"]?.cpuUsPerMsg?.toFixed(3)
+        } µs and steadysocket ` +
+        `${
+          m["bun-steady"]?.cpuUsPerMsg?.toFixed(3)
+        } µs: the cost is one \`ws.send()\` call per recipient, ` +
         "which every JS loop pays (crossws is fast on Bun because its `publish()` is Bun's). The loop of " +
         "`hub.broadcast` itself adds only a few ns per recipient (see the in-process table). Closing the gap " +
         "needs native fan-out in the library: the Bun adapter subscribing each socket to its rooms " +
@@ -880,7 +958,9 @@ function findings(r: Any): string[] {
         `registry. Of that, the connection's one-element room \`Set\` is ${
           ob.roomSetBytes.toFixed(0)
         } B on Bun ` +
-        `and ${od.roomSetBytes.toFixed(0)} B on Deno. The Bun adapter adds its socket wrapper ` +
+        `and ${
+          od.roomSetBytes.toFixed(0)
+        } B on Deno. The Bun adapter adds its socket wrapper ` +
         `(\`bunSocket()\` in \`server/adapters/_bun_socket.ts\`, an object literal with getters and four ` +
         `closures per connection): ${
           ob.bunWrapperBytes.toFixed(0)
@@ -897,11 +977,15 @@ function findings(r: Any): string[] {
     );
     out.push(
       `- **Receive path.** In process, the endpoint's receive path (decode, rate bucket, heartbeat stamp, ` +
-        `handler, \`sendJson\`) costs ${ob.ourEchoNsPerMessage.toFixed(0)} ns per message on Bun against ` +
+        `handler, \`sendJson\`) costs ${
+          ob.ourEchoNsPerMessage.toFixed(0)
+        } ns per message on Bun against ` +
         `${
           ob.rawEchoNsPerMessage.toFixed(0)
         } ns for bare \`JSON.parse\` + \`JSON.stringify\` + \`send\`, and ` +
-        `${od.ourEchoNsPerMessage.toFixed(0)} against ${od.rawEchoNsPerMessage.toFixed(0)} ns on Deno: ` +
+        `${od.ourEchoNsPerMessage.toFixed(0)} against ${
+          od.rawEchoNsPerMessage.toFixed(0)
+        } ns on Deno: ` +
         "tens of ns on top of several µs of server CPU per network round trip, so echo differences larger " +
         "than a few percent in the tables above are the machine's noise (see the range over repetitions), " +
         "not the library.",

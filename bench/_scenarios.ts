@@ -112,7 +112,8 @@ export async function fanout(
     const cpu0 = r.server.cpu();
     const wcpu0 = worker.cpu();
     const t0 = performance.now();
-    const q = `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
+    const q =
+      `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
     const op = await r.server.ctl(q) as { broadcasts: number; start: number };
     const expected = op.broadcasts * cfg.clients;
     const s = await waitDelivered(worker, group, expected);
@@ -363,7 +364,9 @@ export async function churn(
       driftMiB: (r[r.length - 1] - r[0]) / 1024,
       rssMiB: r[r.length - 1] / 1024,
       // RSS after each measured cycle, as rssAfterCycle1, rssAfterCycle2, ...
-      ...Object.fromEntries(r.map((k, i) => [`rssAfterCycle${i + 1}`, k / 1024])),
+      ...Object.fromEntries(
+        r.map((k, i) => [`rssAfterCycle${i + 1}`, k / 1024]),
+      ),
       failed: failed.get(t.id)!,
       openAfter: openAfter.get(t.id) ?? NaN,
     }));
@@ -412,7 +415,8 @@ export async function stall(
         });
         await worker.request({ op: "reset", group, every: 0 });
         const rss0 = server.rssKiB();
-        const q = `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
+        const q =
+          `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
         const op = await server.ctl(q) as { broadcasts: number; start: number };
         const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
         const stats = await server.ctl("/ctl/stats") as {

@@ -3,7 +3,15 @@
 // and writes bench/RESULTS.md (and bench/results/last_run.json).
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
 import { ALL_IDS, type Target, TARGETS } from "./_targets.ts";
-import { churn, echo, fanout, idle, medians, type Running, stall } from "./_scenarios.ts";
+import {
+  churn,
+  echo,
+  fanout,
+  idle,
+  medians,
+  type Running,
+  stall,
+} from "./_scenarios.ts";
 import { writeReport } from "./_report.ts";
 
 const args = new Set(Deno.args);
@@ -25,7 +33,14 @@ const CORE5 = [
 ];
 const CORE_MEM = ["bun-loop", "bun-steady", "deno-raw", "deno-steady"];
 /** Idle memory also against Bun's publish() server: its sockets hold a topic subscription, as ours do. */
-const IDLE_MEM = ["bun-loop", "bun-publish", "bun-steady", "bun-steady-loop", "deno-raw", "deno-steady"];
+const IDLE_MEM = [
+  "bun-loop",
+  "bun-publish",
+  "bun-steady",
+  "bun-steady-loop",
+  "deno-raw",
+  "deno-steady",
+];
 const PEERS_MEM = [
   "bun-hono",
   "bun-crossws",
@@ -46,7 +61,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 500,
-        latencyMs: 1000,
+        latencyMs: 2000,
       },
       {
         clients: 32,
@@ -54,7 +69,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 500,
-        latencyMs: 1000,
+        latencyMs: 2000,
       },
       {
         clients: 1000,
@@ -62,7 +77,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 50,
-        latencyMs: 1000,
+        latencyMs: 2000,
       },
       {
         clients: 1000,
@@ -70,7 +85,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 50,
-        latencyMs: 1000,
+        latencyMs: 2000,
       },
     ],
     echo: [
@@ -182,7 +197,8 @@ const results: Record<string, any> = {
   mode: full ? "full" : "quick",
   errors: [] as string[],
 };
-const log = (msg: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+const log = (msg: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
 
 async function startTarget(t: Target): Promise<Server> {
   return await Server.start(t.cmd, { ...baseEnv, ...(t.env ?? {}) });
@@ -416,14 +432,16 @@ await guarded("client", async () => {
   const c = PLAN.client;
   const receive: Record<string, unknown> = {};
   for (const rt of c.runtimes) {
-    const cmd = rt === "bun" ? ["bun", "bench/client_receive.ts", String(c.messages), String(c.rounds)] : [
-      "deno",
-      "run",
-      "-A",
-      "bench/client_receive.ts",
-      String(c.messages),
-      String(c.rounds),
-    ];
+    const cmd = rt === "bun"
+      ? ["bun", "bench/client_receive.ts", String(c.messages), String(c.rounds)]
+      : [
+        "deno",
+        "run",
+        "-A",
+        "bench/client_receive.ts",
+        String(c.messages),
+        String(c.rounds),
+      ];
     receive[rt] = parseReceive(await run(cmd, baseEnv));
   }
   const rc = [

@@ -1,7 +1,12 @@
 // `ws` on Node: the usual broadcast loop over `wss.clients`.
 import http from "node:http";
 import { WebSocketServer } from "ws";
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import {
+  closeCounter,
+  collectGarbage,
+  createControl,
+  fanoutFrame,
+} from "./_control.js";
 
 const counter = closeCounter();
 const stalled = new WeakSet();
