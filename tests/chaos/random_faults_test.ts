@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import process from "node:process";
 import { test } from "../_harness.ts";
 import { seededRandom, seedFromEnv } from "../fault/prng.ts";
@@ -13,6 +14,14 @@ import { watchUnhandled } from "./_unhandled.ts";
 const SOAK = process.env.STEADY_SOAK === "1";
 const table = new ReportTable("chaos: random faults");
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+/** Descriptors this process holds (Linux), to tell descriptor exhaustion from a server that stopped answering. */
+const openFiles = () => {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return -1;
+  }
+};
 const dbg = (...a: unknown[]) => process.env.STEADY_DEBUG && console.log(new Date().toISOString(), ...a);
 
 /** Faults are applied once per proxied connection, after it has been open a while (see the flush note below). */
@@ -253,6 +262,8 @@ for (const adapter of ADAPTERS) {
         JSON.stringify(server.endpoint.stats().upgradesRefused),
         "| open",
         server.endpoint.stats().open,
+        "| open files",
+        openFiles(),
       );
       dbg(
         "failed",
