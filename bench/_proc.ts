@@ -6,32 +6,31 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** `taskset -c N` where the machine has taskset and at least two cores, else nothing. */
-export const pinning: { server: string[]; clients: string[]; note: string } =
-  await (async () => {
-    const cores = navigator.hardwareConcurrency ?? 1;
-    try {
-      const out = await new Deno.Command("taskset", {
-        args: ["-V"],
-        stdout: "null",
-        stderr: "null",
-      })
-        .output();
-      if (out.success && cores >= 2) {
-        return {
-          server: ["taskset", "-c", "0"],
-          clients: ["taskset", "-c", "1"],
-          note: "server on core 0, clients on core 1 (taskset)",
-        };
-      }
-    } catch {
-      // no taskset
+export const pinning: { server: string[]; clients: string[]; note: string } = await (async () => {
+  const cores = navigator.hardwareConcurrency ?? 1;
+  try {
+    const out = await new Deno.Command("taskset", {
+      args: ["-V"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    if (out.success && cores >= 2) {
+      return {
+        server: ["taskset", "-c", "0"],
+        clients: ["taskset", "-c", "1"],
+        note: "server on core 0, clients on core 1 (taskset)",
+      };
     }
-    return {
-      server: [],
-      clients: [],
-      note: "not pinned (taskset missing or one core)",
-    };
-  })();
+  } catch {
+    // no taskset
+  }
+  return {
+    server: [],
+    clients: [],
+    note: "not pinned (taskset missing or one core)",
+  };
+})();
 
 const CLK_TCK = 100;
 
@@ -144,9 +143,7 @@ export class Server {
         clearTimeout(timer);
         reject(
           new Error(
-            `${cmd.join(" ")} exited with ${s.code}: ${
-              log.slice(-10).join("\n")
-            }`,
+            `${cmd.join(" ")} exited with ${s.code}: ${log.slice(-10).join("\n")}`,
           ),
         );
       });
@@ -273,14 +270,11 @@ export async function run(
   }).output();
   if (!out.success) {
     throw new Error(
-      `${cmd.join(" ")} failed (${out.code}): ${
-        decoder.decode(out.stderr).slice(-2000)
-      }`,
+      `${cmd.join(" ")} failed (${out.code}): ${decoder.decode(out.stderr).slice(-2000)}`,
     );
   }
   return decoder.decode(out.stdout);
 }
 
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export { ROOT };

@@ -83,9 +83,7 @@ function atMost(
     goal: unit === "×" ? `≤ ${goal.toFixed(2)}×` : `≤ ${goal} ${unit}`.trim(),
     value,
     shown: Number.isFinite(value)
-      ? (unit === "×"
-        ? `${value.toFixed(digits)}×`
-        : `${value.toFixed(digits)} ${unit}`.trim())
+      ? (unit === "×" ? `${value.toFixed(digits)}×` : `${value.toFixed(digits)} ${unit}`.trim())
       : "not measured",
     pass: Number.isFinite(value) ? value <= goal : undefined,
     where,
@@ -149,12 +147,8 @@ export function writeReport(r: Any): string {
   out.push(
     "# Benchmark results",
     "",
-    `Written by \`deno task bench${
-      r.mode === "full" ? " --full" : ""
-    }\` (${r.mode} mode) on ${when}; ` +
-      `the run took ${
-        Math.round(r.durationS)
-      } s. Every figure below comes from this one run. ` +
+    `Written by \`deno task bench${r.mode === "full" ? " --full" : ""}\` (${r.mode} mode) on ${when}; ` +
+      `the run took ${Math.round(r.durationS)} s. Every figure below comes from this one run. ` +
       `Raw numbers: \`bench/results/last_run.json\`.`,
     "",
   );
@@ -316,13 +310,10 @@ export function writeReport(r: Any): string {
           a,
           b,
         ) => (b[1] > a[1] ? b : a));
-        check.alt =
-          `÷ publish() (the mechanism ours uses): at most ${
-            worst.toFixed(2)
-          }× (${where}); ` +
-          `publish() itself ÷ the loop: ${
-            Math.min(...publishVsLoop).toFixed(2)
-          }–${Math.max(...publishVsLoop).toFixed(2)}×`;
+        check.alt = `÷ publish() (the mechanism ours uses): at most ${worst.toFixed(2)}× (${where}); ` +
+          `publish() itself ÷ the loop: ${Math.min(...publishVsLoop).toFixed(2)}–${
+            Math.max(...publishVsLoop).toFixed(2)
+          }×`;
       }
     }
     if (rt === "deno") {
@@ -336,10 +327,9 @@ export function writeReport(r: Any): string {
       )
         .map(([, v]) => v).filter(Number.isFinite);
       if (same.length) {
-        check.alt =
-          `raw Deno idleTimeout 0 ÷ default (the same fan-out path) in the same run: ${
-            Math.min(...same).toFixed(2)
-          }–${Math.max(...same).toFixed(2)}×`;
+        check.alt = `raw Deno idleTimeout 0 ÷ default (the same fan-out path) in the same run: ${
+          Math.min(...same).toFixed(2)
+        }–${Math.max(...same).toFixed(2)}×`;
       }
     }
     checks.push(check);
@@ -396,20 +386,14 @@ export function writeReport(r: Any): string {
     }
     const o = r.overhead?.[rt];
     if (o) {
-      const wrapper = Number.isFinite(o.bunWrapperBytes)
-        ? o.bunWrapperBytes
-        : 0;
+      const wrapper = Number.isFinite(o.bunWrapperBytes) ? o.bunWrapperBytes : 0;
       notes.push(
         `JS heap in process: ${
           (o.endpointBytesPerConn + wrapper - o.rawRegistryBytesPerConn)
             .toFixed(0)
         } B ` +
           `more than a raw registry${
-            wrapper
-              ? ` (of which the adapter's socket wrapper ${
-                wrapper.toFixed(0)
-              } B)`
-              : ""
+            wrapper ? ` (of which the adapter's socket wrapper ${wrapper.toFixed(0)} B)` : ""
           }`,
       );
     }
@@ -451,12 +435,8 @@ export function writeReport(r: Any): string {
     const raw = ch[RAW[rt]]?.driftMiB;
     const heap = r.overhead?.[rt]?.churnHeapDriftKiB;
     c.alt = [
-      Number.isFinite(raw)
-        ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run`
-        : "",
-      Number.isFinite(heap)
-        ? `JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB`
-        : "",
+      Number.isFinite(raw) ? `raw runtime drifted ${raw.toFixed(2)} MiB in the same run` : "",
+      Number.isFinite(heap) ? `JS heap over 20 000 connections in process: ${heap.toFixed(0)} KiB` : "",
     ].filter(Boolean).join("; ");
     checks.push(c);
   }
@@ -487,9 +467,7 @@ export function writeReport(r: Any): string {
       if (r.stall) add(`${rt} stalled peers`, r.stall, "liveRate");
     }
     const c = atLeast(
-      `At least as fast as ${
-        peer === "hono" ? "Hono's helper" : "crossws"
-      } (every scenario)`,
+      `At least as fast as ${peer === "hono" ? "Hono's helper" : "crossws"} (every scenario)`,
       1.0,
       entries,
     );
@@ -552,9 +530,7 @@ export function writeReport(r: Any): string {
           fmt(s.rate),
           spread(f, id, "rate"),
           base ? fx(rel(f, id, base, "rate")) : "—",
-          TARGETS[id]?.runtime === "bun"
-            ? fx(rel(f, id, "bun-publish", "rate"))
-            : "—",
+          TARGETS[id]?.runtime === "bun" ? fx(rel(f, id, "bun-publish", "rate")) : "—",
           s.reach.toFixed(3),
           s.p50.toFixed(3),
           s.p99.toFixed(3),
@@ -691,9 +667,7 @@ export function writeReport(r: Any): string {
         return [
           label(id),
           kib(id).toFixed(2),
-          base && lo.med[base] && hi.med[base]
-            ? (kib(id) - kib(base)).toFixed(2)
-            : "—",
+          base && lo.med[base] && hi.med[base] ? (kib(id) - kib(base)).toFixed(2) : "—",
         ];
       });
       out.push(
@@ -800,9 +774,7 @@ export function writeReport(r: Any): string {
         ],
         Object.entries(ch as Med).map(([id, s]) => {
           const base = baselineOf(id);
-          const series = Object.keys(s).filter((k) =>
-            k.startsWith("rssAfterCycle")
-          )
+          const series = Object.keys(s).filter((k) => k.startsWith("rssAfterCycle"))
             .sort((a, b) => Number(a.slice(13)) - Number(b.slice(13))).map((
               k,
             ) => s[k]);
@@ -812,9 +784,7 @@ export function writeReport(r: Any): string {
             base ? fx(rel(r.churn, id, base, "rate")) : "—",
             s.driftMiB.toFixed(2),
             base ? (s.driftMiB - ch[base]?.driftMiB).toFixed(2) : "—",
-            series.length
-              ? series.map((m) => m.toFixed(1)).join(", ")
-              : s.rssMiB.toFixed(1),
+            series.length ? series.map((m) => m.toFixed(1)).join(", ") : s.rssMiB.toFixed(1),
             s.failed,
             Number.isFinite(s.openAfter) ? s.openAfter : "—",
           ];
@@ -957,18 +927,12 @@ function findings(r: Any): string[] {
   if (f32) {
     const m = f32.med as Med;
     out.push(
-      `- **Fan-out on Bun, against \`publish()\`.** In the ${
-        fanName(f32)
-      } fan-out, \`Bun.serve\`'s native ` +
+      `- **Fan-out on Bun, against \`publish()\`.** In the ${fanName(f32)} fan-out, \`Bun.serve\`'s native ` +
         `\`publish()\` spent ${
           m["bun-publish"]?.cpuUsPerMsg?.toFixed(3)
         } µs of server CPU per delivered message, ` +
-        `the JS send loop ${
-          m["bun-loop"]?.cpuUsPerMsg?.toFixed(3)
-        } µs and steadysocket ` +
-        `${
-          m["bun-steady"]?.cpuUsPerMsg?.toFixed(3)
-        } µs: the cost is one \`ws.send()\` call per recipient, ` +
+        `the JS send loop ${m["bun-loop"]?.cpuUsPerMsg?.toFixed(3)} µs and steadysocket ` +
+        `${m["bun-steady"]?.cpuUsPerMsg?.toFixed(3)} µs: the cost is one \`ws.send()\` call per recipient, ` +
         "which every JS loop pays (crossws is fast on Bun because its `publish()` is Bun's). The loop of " +
         "`hub.broadcast` itself adds only a few ns per recipient (see the in-process table). Closing the gap " +
         "needs native fan-out in the library: the Bun adapter subscribing each socket to its rooms " +
@@ -990,9 +954,7 @@ function findings(r: Any): string[] {
         `registry. Of that, the connection's one-element room \`Set\` is ${
           ob.roomSetBytes.toFixed(0)
         } B on Bun ` +
-        `and ${
-          od.roomSetBytes.toFixed(0)
-        } B on Deno. The Bun adapter adds its socket wrapper ` +
+        `and ${od.roomSetBytes.toFixed(0)} B on Deno. The Bun adapter adds its socket wrapper ` +
         `(\`bunSocket()\` in \`server/adapters/_bun_socket.ts\`, an object literal with getters and four ` +
         `closures per connection): ${
           ob.bunWrapperBytes.toFixed(0)
@@ -1009,15 +971,11 @@ function findings(r: Any): string[] {
     );
     out.push(
       `- **Receive path.** In process, the endpoint's receive path (decode, rate bucket, heartbeat stamp, ` +
-        `handler, \`sendJson\`) costs ${
-          ob.ourEchoNsPerMessage.toFixed(0)
-        } ns per message on Bun against ` +
+        `handler, \`sendJson\`) costs ${ob.ourEchoNsPerMessage.toFixed(0)} ns per message on Bun against ` +
         `${
           ob.rawEchoNsPerMessage.toFixed(0)
         } ns for bare \`JSON.parse\` + \`JSON.stringify\` + \`send\`, and ` +
-        `${od.ourEchoNsPerMessage.toFixed(0)} against ${
-          od.rawEchoNsPerMessage.toFixed(0)
-        } ns on Deno: ` +
+        `${od.ourEchoNsPerMessage.toFixed(0)} against ${od.rawEchoNsPerMessage.toFixed(0)} ns on Deno: ` +
         "tens of ns on top of several µs of server CPU per network round trip, so echo differences larger " +
         "than a few percent in the tables above are the machine's noise (see the range over repetitions), " +
         "not the library.",

@@ -112,8 +112,7 @@ export async function fanout(
     const cpu0 = r.server.cpu();
     const wcpu0 = worker.cpu();
     const t0 = performance.now();
-    const q =
-      `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
+    const q = `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
     const op = await r.server.ctl(q) as { broadcasts: number; start: number };
     const expected = op.broadcasts * cfg.clients;
     const s = await waitDelivered(worker, group, expected);
@@ -415,8 +414,7 @@ export async function stall(
         });
         await worker.request({ op: "reset", group, every: 0 });
         const rss0 = server.rssKiB();
-        const q =
-          `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
+        const q = `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
         const op = await server.ctl(q) as { broadcasts: number; start: number };
         const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
         const stats = await server.ctl("/ctl/stats") as {

@@ -124,6 +124,4 @@ export const TARGETS: Record<string, Target> = Object.fromEntries(
 
 /** Target ids, in a fixed order. */
 /** Every target of the throughput scenarios; the loop variant of ours is measured for idle memory only. */
-export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) =>
-  id !== "bun-steady-loop"
-);
+export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) => id !== "bun-steady-loop");

@@ -29,9 +29,7 @@ import { connect } from "../client/mod.ts";
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const runtime = g.Deno ? "deno" : "bun";
-const args = process.argv.slice(runtime === "deno" ? 2 : 2).filter((a) =>
-  !a.startsWith("--")
-);
+const args = process.argv.slice(runtime === "deno" ? 2 : 2).filter((a) => !a.startsWith("--"));
 
 if (process.argv.includes("--server")) serve();
 else await main();
@@ -160,24 +158,17 @@ async function main(): Promise<void> {
       const order = r % 2 === 0 ? kinds : [...kinds].reverse();
       for (const kind of order) rates[kind].push(await receive(kind, url, n));
     }
-    const med = (xs: number[]) =>
-      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const raw = med(rates.raw);
     console.log(
-      `client receive on ${runtime} ${
-        runtime === "deno" ? g.Deno.version.deno : g.Bun.version
-      } ` +
+      `client receive on ${runtime} ${runtime === "deno" ? g.Deno.version.deno : g.Bun.version} ` +
         `(server on ${serverRuntime}), ${n} messages x ${rounds} rounds, median msg/s (ratio to raw):`,
     );
     for (const kind of kinds) {
       const m = med(rates[kind]);
       console.log(
-        `  ${kind.padEnd(13)} ${
-          Math.round(m).toLocaleString("en").padStart(11)
-        }  ${(m / raw).toFixed(2)}x` +
-          `   rounds: ${
-            rates[kind].map((x) => Math.round(x / 1000) + "k").join(" ")
-          }`,
+        `  ${kind.padEnd(13)} ${Math.round(m).toLocaleString("en").padStart(11)}  ${(m / raw).toFixed(2)}x` +
+          `   rounds: ${rates[kind].map((x) => Math.round(x / 1000) + "k").join(" ")}`,
       );
     }
   } finally {
@@ -203,8 +194,7 @@ function receive(kind: Kind, url: string, n: number): Promise<number> {
     let count = 0;
     let first = 0;
     const timer = setTimeout(
-      () =>
-        reject(new Error(`expected ${n} messages within 60 s, got ${count}`)),
+      () => reject(new Error(`expected ${n} messages within 60 s, got ${count}`)),
       60_000,
     );
     const tick = (): void => {

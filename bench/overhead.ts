@@ -21,9 +21,7 @@ function gc() {
 function heapUsed(): number {
   gc();
   gc();
-  return g.Deno
-    ? g.Deno.memoryUsage().heapUsed
-    : g.process.memoryUsage().heapUsed;
+  return g.Deno ? g.Deno.memoryUsage().heapUsed : g.process.memoryUsage().heapUsed;
 }
 
 let sink = 0;

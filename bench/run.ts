@@ -3,15 +3,7 @@
 // and writes bench/RESULTS.md (and bench/results/last_run.json).
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
 import { ALL_IDS, type Target, TARGETS } from "./_targets.ts";
-import {
-  churn,
-  echo,
-  fanout,
-  idle,
-  medians,
-  type Running,
-  stall,
-} from "./_scenarios.ts";
+import { churn, echo, fanout, idle, medians, type Running, stall } from "./_scenarios.ts";
 import { writeReport } from "./_report.ts";
 
 const args = new Set(Deno.args);
@@ -197,8 +189,7 @@ const results: Record<string, any> = {
   mode: full ? "full" : "quick",
   errors: [] as string[],
 };
-const log = (msg: string) =>
-  console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+const log = (msg: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
 
 async function startTarget(t: Target): Promise<Server> {
   return await Server.start(t.cmd, { ...baseEnv, ...(t.env ?? {}) });
@@ -432,16 +423,14 @@ await guarded("client", async () => {
   const c = PLAN.client;
   const receive: Record<string, unknown> = {};
   for (const rt of c.runtimes) {
-    const cmd = rt === "bun"
-      ? ["bun", "bench/client_receive.ts", String(c.messages), String(c.rounds)]
-      : [
-        "deno",
-        "run",
-        "-A",
-        "bench/client_receive.ts",
-        String(c.messages),
-        String(c.rounds),
-      ];
+    const cmd = rt === "bun" ? ["bun", "bench/client_receive.ts", String(c.messages), String(c.rounds)] : [
+      "deno",
+      "run",
+      "-A",
+      "bench/client_receive.ts",
+      String(c.messages),
+      String(c.rounds),
+    ];
     receive[rt] = parseReceive(await run(cmd, baseEnv));
   }
   const rc = [

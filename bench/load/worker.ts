@@ -478,8 +478,7 @@ function leanEcho(
   const start = now();
   const end = start + ms;
   return new Promise((resolve) => {
-    const finish = () =>
-      resolve({ count, ms: now() - start, ...percentiles(samples) });
+    const finish = () => resolve({ count, ms: now() - start, ...percentiles(samples) });
     const timer = setTimeout(finish, ms + 5000);
     for (const c of list) {
       let outstanding = window;

@@ -1,11 +1,6 @@
 // crossws on Bun, fan-out through its `publish()` (native pub/sub on Bun).
 import crossws from "crossws/adapters/bun";
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;

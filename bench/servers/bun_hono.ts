@@ -2,12 +2,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { WSContext } from "hono/ws";
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;

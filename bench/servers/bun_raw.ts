@@ -1,11 +1,6 @@
 // Raw `Bun.serve`: the baseline. MODE=loop broadcasts with a JS `send()` loop,
 // MODE=publish with Bun's native `server.publish()` (the ceiling).
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;

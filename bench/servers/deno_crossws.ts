@@ -1,11 +1,6 @@
 // crossws on Deno, fan-out through its `publish()`.
 import crossws from "crossws/adapters/deno";
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 type Peer = any;

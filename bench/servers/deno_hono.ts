@@ -2,12 +2,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { WSContext } from "hono/ws";
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 const clients = new Map<WebSocket, { ctx: WSContext; stall: boolean }>();
 const counter = closeCounter();

@@ -1,11 +1,6 @@
 // Raw `Deno.serve` + `Deno.upgradeWebSocket`: the baseline. IDLE unset keeps
 // Deno's default `idleTimeout`; IDLE=0 turns its per-message timer off.
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 const idle = Deno.env.get("IDLE");
 const sockets = new Set<WebSocket>();

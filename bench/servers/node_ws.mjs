@@ -1,12 +1,7 @@
 // `ws` on Node: the usual broadcast loop over `wss.clients`.
 import http from "node:http";
 import { WebSocketServer } from "ws";
-import {
-  closeCounter,
-  collectGarbage,
-  createControl,
-  fanoutFrame,
-} from "./_control.js";
+import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
 
 const counter = closeCounter();
 const stalled = new WeakSet();
