@@ -59,7 +59,11 @@ export interface ClientOptions {
   growth?: number;
   /** A connection that stayed open this long resets the backoff to its first step. Default 5 000. */
   minUptimeMs?: number;
-  /** An attempt that has not opened after this long is abandoned and retried. Default 4 000. */
+  /**
+   * An attempt that has not opened after this long is abandoned and retried. Default 4 000.
+   * (On Deno an abandoned attempt is closed once it opens, or cancelled after this long again: see
+   * client/_deno_close.ts for the runtime's unhandled rejection this avoids.)
+   */
   connectTimeoutMs?: number;
   /** The client sends `ping` this often while open (round-trip time; keeps the watchdog fed). 0: never. Default 20 000. */
   pingIntervalMs?: number;
