@@ -61,7 +61,8 @@ export interface ClientOptions {
   minUptimeMs?: number;
   /**
    * An attempt that has not opened after this long is abandoned and retried. Default 4 000.
-   * (On Deno an abandoned attempt is closed once it opens, or cancelled after this long again: see
+   * (On Deno an abandoned attempt is closed once it opens, or cancelled after the shorter of this and
+   * `closeTimeoutMs`: see
    * client/_deno_close.ts for the runtime's unhandled rejection this avoids.)
    */
   connectTimeoutMs?: number;
