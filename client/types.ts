@@ -62,8 +62,7 @@ export interface ClientOptions {
   /**
    * An attempt that has not opened after this long is abandoned and retried. Default 4 000.
    * (On Deno an abandoned attempt is closed once it opens, or cancelled after the shorter of this and
-   * `closeTimeoutMs`: see
-   * client/_deno_close.ts for the runtime's unhandled rejection this avoids.)
+   * `closeTimeoutMs`: see client/_deno_close.ts for the runtime's unhandled rejection this avoids.)
    */
   connectTimeoutMs?: number;
   /** The client sends `ping` this often while open (round-trip time; keeps the watchdog fed). 0: never. Default 20 000. */
