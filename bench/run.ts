@@ -15,6 +15,8 @@ const want = (name: string) => !only || only.includes(name);
 const pick = Deno.args.find((a) => a.startsWith("--targets="))?.slice(10).split(
   ",",
 );
+/** `--churn-cycles=N`: more churn cycles than the 5 of the targets, to tell a step of the allocator from a leak. */
+const churnCycles = Number(Deno.args.find((a) => a.startsWith("--churn-cycles="))?.slice(15) ?? 5);
 
 const CORE5 = [
   "bun-loop",
@@ -104,7 +106,7 @@ const PLAN = full
     churn: {
       ids: [...CORE_MEM, ...PEERS_MEM],
       perCycle: 1000,
-      cycles: 5,
+      cycles: churnCycles,
       parallel: 32,
     },
     stall: {
@@ -162,7 +164,7 @@ const PLAN = full
       settleMs: 300,
       cpuMs: 400,
     }],
-    churn: { ids: CORE_MEM, perCycle: 300, cycles: 5, parallel: 32 },
+    churn: { ids: CORE_MEM, perCycle: 300, cycles: churnCycles, parallel: 32 },
     // One repetition here: a stalled reader is closed only once the kernel's
     // buffers (several MB) and then the 1 MiB bound are full, which takes seconds.
     stall: {
