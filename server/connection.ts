@@ -13,6 +13,7 @@
 import type { Connection, Session, SocketLike } from "./types.ts";
 import type { ConnectionHub } from "./hub.ts";
 import type { StatsCounter } from "./stats.ts";
+import { payloadBound } from "./limits.ts";
 
 /**
  * Outcome of {@linkcode ServerConnection.write}.
@@ -245,15 +246,11 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
         host.stats.sendsDropped++;
         return Write.Gone;
       }
-      if (this.#budget < 0) {
-        const buffered = socket.bufferedAmount;
-        if (buffered > host.maxBufferedBytes) {
-          host.stats.sendsDropped++;
-          return Write.Slow;
-        }
-        this.#budget = host.maxBufferedBytes - buffered;
+      const room = this.#room(socket, payloadBound(data));
+      if (room !== Write.Delivered) {
+        host.stats.sendsDropped++;
+        return room;
       }
-      this.#budget -= typeof data === "string" ? data.length * 3 : data.byteLength;
     }
     let result: void | number;
     try {
@@ -291,24 +288,30 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
       host.stats.sendsDropped++;
       return Write.Gone;
     }
-    // Within the budget: the publish that follows keeps the bound (see #budget).
-    if (this.#budget >= 0) {
-      this.#budget -= bytes;
-      return Write.Delivered;
+    const room = this.#room(socket, bytes);
+    if (room !== Write.Delivered) host.stats.sendsDropped++;
+    return room;
+  }
+
+  /**
+   * Whether `bytes` more keep the peer within the bound: `Delivered` (and
+   * the budget spent), `Slow`, or `Failed` when the runtime cannot say how
+   * much it holds (its own limit would then be the only guard). The buffered
+   * amount is read only once the budget is spent (see `#budget`).
+   */
+  #room(socket: SocketLike, bytes: number): number {
+    if (this.#budget < 0) {
+      let buffered: number;
+      try {
+        buffered = socket.bufferedAmount;
+      } catch {
+        return Write.Failed;
+      }
+      const max = this.#host.maxBufferedBytes;
+      if (buffered > max) return Write.Slow;
+      this.#budget = max - buffered;
     }
-    let buffered: number;
-    try {
-      buffered = socket.bufferedAmount;
-    } catch {
-      // Cannot tell: the runtime's own limit would be the only guard, so take the socket as failing.
-      host.stats.sendsDropped++;
-      return Write.Failed;
-    }
-    if (buffered > host.maxBufferedBytes) {
-      host.stats.sendsDropped++;
-      return Write.Slow;
-    }
-    this.#budget = host.maxBufferedBytes - buffered - bytes;
+    this.#budget -= bytes;
     return Write.Delivered;
   }
 

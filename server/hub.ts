@@ -6,6 +6,7 @@
 
 import type { BroadcastResult, Connection, Hub, SocketLike } from "./types.ts";
 import { type ServerConnection, State, Write } from "./connection.ts";
+import { payloadBound } from "./limits.ts";
 
 /**
  * Whom a broadcast skips: one connection, or any iterable of them.
@@ -322,7 +323,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     let dropped = 0;
     let failed: (ServerConnection<T> | number)[] | undefined = undefined;
     let from: SocketLike | undefined = undefined;
-    const bytes = typeof message === "string" ? message.length * 3 : message.byteLength;
+    const bytes = payloadBound(message);
     for (let i = 0; i < list.length; i++) {
       const conn = list[i];
       if (conn === skip) {

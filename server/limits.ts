@@ -1,6 +1,7 @@
 /**
- * Inbound limits: message size in UTF-8 bytes, and a per-connection token
- * bucket for the message rate.
+ * Message sizes in UTF-8 bytes (the inbound limit, and the outbound bound
+ * the slow-consumer check counts with), and a per-connection token bucket
+ * for the message rate.
  *
  * @module
  */
@@ -32,6 +33,22 @@ export function utf8Length(text: string): number {
     } else bytes += 3;
   }
   return bytes;
+}
+
+/**
+ * An upper bound of a frame's payload in bytes, in one step: 3 bytes per
+ * UTF-16 code unit of a string (the most one takes in UTF-8), the byte length
+ * of binary data.
+ *
+ * @example
+ * ```ts
+ * import { payloadBound } from "./limits.ts";
+ * payloadBound("héllo"); // 15 (the exact length is 6)
+ * payloadBound(new Uint8Array(4)); // 4
+ * ```
+ */
+export function payloadBound(data: string | Uint8Array | ArrayBuffer): number {
+  return typeof data === "string" ? data.length * 3 : data.byteLength;
 }
 
 /**
