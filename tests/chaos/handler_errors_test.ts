@@ -6,6 +6,7 @@ import { ReportTable } from "../fault/report.ts";
 import { waitUntil } from "../fault/wait.ts";
 import { adapterLabel, ADAPTERS, startServer } from "./_servers.ts";
 import { watchUnhandled } from "./_unhandled.ts";
+import { openClient } from "../fault/plain_client.ts";
 
 const table = new ReportTable("chaos: failing handlers");
 
@@ -40,14 +41,6 @@ function handle(conn: Connection, m: Envelope): void | Promise<void> {
         throw new ClientError("rejected on purpose", "bad_async");
       })();
   }
-}
-
-function openClient(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error(`expected ${url} to accept a WebSocket`));
-  });
 }
 
 for (const adapter of ADAPTERS) {

@@ -7,6 +7,7 @@ import { ReportTable, rssMiB } from "../fault/report.ts";
 import { waitUntil } from "../fault/wait.ts";
 import { adapterLabel, ADAPTERS, startServer } from "./_servers.ts";
 import { watchUnhandled } from "./_unhandled.ts";
+import { openClient } from "../fault/plain_client.ts";
 
 const SOAK = process.env.STEADY_SOAK === "1";
 const table = new ReportTable("chaos: slow consumers");
@@ -16,14 +17,6 @@ const p99 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] * 10) / 10;
 };
-
-function openClient(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error(`expected ${url} to accept a WebSocket`));
-  });
-}
 
 for (const adapter of ADAPTERS) {
   const label = adapterLabel(adapter);

@@ -7,6 +7,7 @@ import { watchUnhandled } from "../chaos/_unhandled.ts";
 import { closePayload, Opcode, rawConnect, type RawSocket } from "./raw_ws.ts";
 import { ReportTable } from "./report.ts";
 import { waitUntil } from "./wait.ts";
+import { closeClient, openClient } from "./plain_client.ts";
 
 const table = new ReportTable("abuse");
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -25,22 +26,6 @@ function capturingLogger(): Logger & { lines: string[] } {
   const at = (level: string) => (message: string, fields?: Record<string, unknown>) =>
     lines.push(`${level} ${message} ${fields ? render(fields) : ""}`);
   return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
-
-function openClient(url: string, protocols?: string | string[]): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols);
-    ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error(`expected ${url} to accept a WebSocket`));
-  });
-}
-
-async function closeClient(ws: WebSocket) {
-  if (ws.readyState === WebSocket.CLOSED) return;
-  await new Promise<void>((resolve) => {
-    ws.addEventListener("close", () => resolve());
-    ws.close();
-  });
 }
 
 /** Sends a numbered echo request and resolves with the round-trip time. */

@@ -9,6 +9,7 @@ import { seededRandom, seedFromEnv } from "./prng.ts";
 import { closePayload, Opcode, rawConnect, type RawSocket } from "./raw_ws.ts";
 import { collectGarbage, heapMiB, ReportTable, rssMiB } from "./report.ts";
 import { waitUntil } from "./wait.ts";
+import { closeClient, openClient } from "./plain_client.ts";
 
 const SOAK = process.env.STEADY_SOAK === "1";
 const table = new ReportTable("bad input");
@@ -46,14 +47,6 @@ function prototypeSnapshot(): string {
   ]);
 }
 
-function openClient(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error(`expected ${url} to accept a WebSocket`));
-  });
-}
-
 /** A client that echoes one message and waits for the answer: proof the server still serves others. */
 async function roundTrip(ws: WebSocket, timeoutMs = 5_000): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -64,14 +57,6 @@ async function roundTrip(ws: WebSocket, timeoutMs = 5_000): Promise<void> {
       resolve();
     });
     ws.send('{"type":"bystander"}');
-  });
-}
-
-async function closeClient(ws: WebSocket) {
-  if (ws.readyState === WebSocket.CLOSED) return;
-  await new Promise<void>((resolve) => {
-    ws.addEventListener("close", () => resolve());
-    ws.close();
   });
 }
 
