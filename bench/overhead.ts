@@ -8,6 +8,7 @@
 //   bun bench/overhead.ts [connections=1000] [msPerTiming=300]
 import { createEndpoint } from "../server/mod.ts";
 import type { Clock, Session, SocketLike } from "../server/mod.ts";
+import { upgradeRequest } from "../tests/unit/_fake_socket.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -67,15 +68,7 @@ const endpoint = createEndpoint({
     conn.sendJson(message);
   },
 });
-const request = () =>
-  new Request("http://127.0.0.1/ws", {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-version": "13",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-    },
-  });
+const request = () => upgradeRequest("http://127.0.0.1/ws");
 
 // Heap per connection: the raw application's registry (a Set of sockets) vs the endpoint.
 const h0 = heapUsed();

@@ -7,6 +7,7 @@
 //   bun bench/sweep.ts [connections=100000] [sweeps=20]
 import { createEndpoint } from "../server/mod.ts";
 import type { Clock, Session, SocketLike } from "../server/mod.ts";
+import { upgradeRequest } from "../tests/unit/_fake_socket.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -51,15 +52,7 @@ const endpoint = createEndpoint({
   message() {},
 });
 
-const request = () =>
-  new Request("http://127.0.0.1/ws", {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-version": "13",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-    },
-  });
+const request = () => upgradeRequest("http://127.0.0.1/ws");
 
 const sessions: Session[] = [];
 const t0 = performance.now();

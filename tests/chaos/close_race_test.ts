@@ -7,6 +7,7 @@ import { ReportTable } from "../fault/report.ts";
 import { watchUnhandled } from "./_unhandled.ts";
 import { adapterLabel, ADAPTERS, startServer } from "./_servers.ts";
 import { waitUntil } from "../fault/wait.ts";
+import { upgradeRequest } from "../unit/_fake_socket.ts";
 import process from "node:process";
 
 const SOAK = process.env.STEADY_SOAK === "1";
@@ -40,17 +41,6 @@ class FakeSocket implements SocketLike {
       hook(code, reason);
     }
   }
-}
-
-function upgradeRequest(): Request {
-  return new Request("http://127.0.0.1/ws", {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      "sec-websocket-version": "13",
-    },
-  });
 }
 
 type Race = (
