@@ -172,8 +172,16 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   /** Token bucket of the rate limit. */
   tokens = 0;
   refilledAt = 0;
-  /** The rooms joined: none, one (a string, the common case), or a Set from the second on. */
-  roomSet: Set<string> | string | undefined = undefined;
+  /**
+   * The rooms joined: none, one (its name, the common case; its place in the
+   * room's member list is `roomSlot`), or from the second on a map from each
+   * name to that place. Kept by the hub.
+   */
+  joined: Map<string, number> | string | undefined = undefined;
+  /** Place in the member list of the one room when `joined` is a name. */
+  roomSlot = -1;
+  /** Place in the hub's list of open connections; -1 outside it. */
+  slot = -1;
   /** Subscribed to the runtime's native fan-out (see `ConnectionHub.useNativeFanout`). */
   subscribed = false;
   #host: ConnectionHost;
@@ -215,14 +223,11 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     }
   }
 
-  /** The rooms this connection is in. */
+  /** The rooms this connection is in (a snapshot). */
   get rooms(): ReadonlySet<string> {
-    const rooms = this.roomSet;
-    if (typeof rooms !== "string") return rooms ?? EMPTY_ROOMS;
-    // Asked for a set: keep one from now on.
-    const set = new Set([rooms]);
-    this.roomSet = set;
-    return set;
+    const joined = this.joined;
+    if (joined === undefined) return EMPTY_ROOMS;
+    return new Set(typeof joined === "string" ? [joined] : joined.keys());
   }
 
   /**

@@ -7,6 +7,7 @@
 import type { BroadcastResult, Connection, Hub, SocketLike } from "./types.ts";
 import { type ServerConnection, State, Write } from "./connection.ts";
 import { payloadBound } from "./limits.ts";
+import { MemberList, type Places } from "./_member_list.ts";
 
 /**
  * Whom a broadcast skips: one connection, or any iterable of them.
@@ -63,10 +64,32 @@ export interface NativeFanout {
  */
 const EVERYONE = "*";
 
-interface Room<T> {
-  members: Set<ServerConnection<T>>;
-  /** Cached snapshot, rebuilt after a membership change only. */
-  list: ServerConnection<T>[] | undefined;
+/** Where a connection sits in the hub's list of everyone. */
+const EVERYONE_PLACES: Places<ServerConnection<never>> = {
+  get: (conn) => conn.slot,
+  set: (conn, place) => {
+    conn.slot = place;
+  },
+};
+
+/**
+ * Where a connection sits in one room's member list: `roomSlot` while the
+ * room is its only one, else its entry in `joined`. The hub records the room
+ * in `joined` before adding and takes it out after removing.
+ */
+function roomPlaces<T>(room: string): Places<ServerConnection<T>> {
+  return {
+    get(conn) {
+      const joined = conn.joined;
+      if (typeof joined === "string") return joined === room ? conn.roomSlot : -1;
+      return joined?.get(room) ?? -1;
+    },
+    set(conn, place) {
+      const joined = conn.joined;
+      if (typeof joined === "string") conn.roomSlot = place;
+      else joined?.set(room, place);
+    },
+  };
 }
 
 /**
@@ -95,9 +118,8 @@ interface Room<T> {
  * ```
  */
 export class ConnectionHub<T = unknown> implements Hub<T> {
-  #all = new Set<ServerConnection<T>>();
-  #list: ServerConnection<T>[] | undefined = undefined;
-  #rooms = new Map<string, Room<T>>();
+  #all = new MemberList<ServerConnection<T>>(EVERYONE_PLACES);
+  #rooms = new Map<string, MemberList<ServerConnection<T>>>();
   /** The runtime's fan-out, once an adapter installed it. */
   fanout: NativeFanout | undefined = undefined;
   /**
@@ -136,9 +158,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
 
   /** Registers an open connection (the endpoint calls this). */
   add(conn: ServerConnection<T>): void {
-    if (this.#all.has(conn)) return;
-    this.#all.add(conn);
-    this.#list = undefined;
+    if (!this.#all.add(conn)) return;
     const fanout = this.fanout;
     if (fanout === undefined) return;
     const socket = conn.socket;
@@ -150,18 +170,16 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   /** Unregisters a connection and takes it out of every room; idempotent. */
   remove(conn: ServerConnection<T>): void {
     if (this.#all.delete(conn)) {
-      this.#list = undefined;
       if (this.fanout !== undefined) {
         if (conn.subscribed) {
           if (this.#everyone) this.fanout.unsubscribe(conn.socket!, EVERYONE);
         } else if (this.#unsubscribed > 0) this.#unsubscribed--;
       }
     }
-    const rooms = conn.roomSet;
-    if (rooms === undefined) return;
-    if (typeof rooms === "string") this.#leaveRoom(conn, rooms);
-    else for (const name of rooms) this.#leaveRoom(conn, name);
-    conn.roomSet = undefined;
+    const joined = conn.joined;
+    if (joined === undefined) return;
+    if (typeof joined === "string") this.leave(conn, joined);
+    else for (const name of [...joined.keys()]) this.leave(conn, name);
   }
 
   /** Whether the connection is registered. */
@@ -171,18 +189,18 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
 
   /** The cached snapshot of open connections; callers must not modify it. */
   list(): readonly ServerConnection<T>[] {
-    return this.#list ??= [...this.#all];
+    return this.#all.snapshot();
   }
 
   /** A snapshot of the open connections. */
   connections(): Connection<T>[] {
-    return [...this.#all];
+    return [...this.#all.snapshot()];
   }
 
   /** Members of a room (snapshot); empty for an unknown room. */
   members(room: string): Connection<T>[] {
-    const entry = this.#rooms.get(room);
-    return entry === undefined ? [] : [...entry.members];
+    const members = this.#rooms.get(room);
+    return members === undefined ? [] : [...members.snapshot()];
   }
 
   /** Names of non-empty rooms. */
@@ -193,44 +211,41 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   /** Puts an open connection in a room; ignored for a connection that is not open. */
   join(conn: ServerConnection<T>, room: string): void {
     if (conn.state !== State.Open || !this.#all.has(conn)) return;
-    // One room is kept as a string: a Set per connection costs about 250 B of
-    // heap, and most connections are in one room.
-    const rooms = conn.roomSet;
-    if (rooms === undefined) conn.roomSet = room;
-    else if (typeof rooms === "string") {
-      if (rooms === room) return;
-      conn.roomSet = new Set([rooms, room]);
+    // One room is kept as its name: a Map (or Set) per connection costs about
+    // 250 B of heap on Bun, and most connections are in one room.
+    const joined = conn.joined;
+    if (joined === undefined) conn.joined = room;
+    else if (typeof joined === "string") {
+      if (joined === room) return;
+      conn.joined = new Map([[joined, conn.roomSlot], [room, -1]]);
     } else {
-      if (rooms.has(room)) return;
-      rooms.add(room);
+      if (joined.has(room)) return;
+      joined.set(room, -1);
     }
-    let entry = this.#rooms.get(room);
-    if (entry === undefined) {
-      entry = { members: new Set(), list: undefined };
-      this.#rooms.set(room, entry);
+    let members = this.#rooms.get(room);
+    if (members === undefined) {
+      members = new MemberList(roomPlaces<T>(room));
+      this.#rooms.set(room, members);
     }
-    entry.members.add(conn);
-    entry.list = undefined;
+    members.add(conn);
     if (conn.subscribed && this.fanout !== undefined) this.fanout.subscribe(conn.socket!, "#" + room);
   }
 
   /** Takes a connection out of a room; idempotent. */
   leave(conn: ServerConnection<T>, room: string): void {
-    const rooms = conn.roomSet;
-    if (rooms === undefined) return;
-    if (typeof rooms === "string") {
-      if (rooms !== room) return;
-      conn.roomSet = undefined;
-    } else if (!rooms.delete(room)) return;
-    this.#leaveRoom(conn, room);
-  }
-
-  #leaveRoom(conn: ServerConnection<T>, room: string): void {
-    const entry = this.#rooms.get(room);
-    if (entry === undefined || !entry.members.delete(conn)) return;
-    entry.list = undefined;
+    const members = this.#rooms.get(room);
+    // Out of the list first: it reads the place from `joined`.
+    if (members === undefined || !members.delete(conn)) return;
+    const joined = conn.joined!;
+    if (typeof joined === "string") {
+      conn.joined = undefined;
+      conn.roomSlot = -1;
+    } else {
+      joined.delete(room);
+      if (joined.size === 0) conn.joined = undefined;
+    }
     if (conn.subscribed && this.fanout !== undefined) this.fanout.unsubscribe(conn.socket!, "#" + room);
-    if (entry.members.size === 0) this.#rooms.delete(room);
+    if (members.size === 0) this.#rooms.delete(room);
   }
 
   /**
@@ -247,9 +262,9 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (options?.room === undefined) {
       list = this.list();
     } else {
-      const entry = this.#rooms.get(options.room);
-      if (entry === undefined) return { delivered: 0, dropped: 0 };
-      list = entry.list ??= [...entry.members];
+      const members = this.#rooms.get(options.room);
+      if (members === undefined) return { delivered: 0, dropped: 0 };
+      list = members.snapshot();
     }
     let skipOne: unknown = undefined;
     let skipMany: Set<unknown> | undefined = undefined;
@@ -293,7 +308,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   #subscribeEveryone(fanout: NativeFanout): boolean {
     this.#everyone = true;
     let all = true;
-    for (const conn of this.#all) {
+    for (const conn of this.#all.snapshot()) {
       if (!conn.subscribed) continue;
       if (fanout.subscribe(conn.socket!, EVERYONE)) continue;
       conn.subscribed = false;

@@ -189,13 +189,13 @@ test("a fresh connection is small: no rooms set until the first join", async () 
   const { ep } = endpoint();
   const { conn } = await openFake(ep);
   // deno-lint-ignore no-explicit-any
-  assert.equal((conn as any).roomSet, undefined);
+  assert.equal((conn as any).joined, undefined);
   conn.join("a");
   // deno-lint-ignore no-explicit-any
-  assert.equal((conn as any).roomSet, "a", "one room is kept as a string, not a Set");
+  assert.equal((conn as any).joined, "a", "one room is kept as its name, not a collection");
   conn.join("b");
   // deno-lint-ignore no-explicit-any
-  assert.ok((conn as any).roomSet instanceof Set);
+  assert.ok((conn as any).joined instanceof Map);
   assert.deepEqual([...conn.rooms], ["a", "b"]);
   conn.leave("b");
   conn.leave("a");

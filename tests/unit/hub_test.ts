@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
 import { createEndpoint } from "../../server/mod.ts";
 import type { CloseInfo } from "../../server/types.ts";
+import type { ConnectionHub } from "../../server/hub.ts";
+import type { ServerConnection } from "../../server/connection.ts";
 import { ManualClock, MemoryLogger, openFake } from "./_fake_socket.ts";
 
 function endpoint(maxBufferedBytes?: number) {
@@ -131,4 +133,84 @@ test("hub snapshot cache: broadcasts after joins and leaves see the current memb
   b.conn.close();
   assert.equal(ep.hub.broadcast("5", { room: "r" }).delivered, 1);
   assert.equal(ep.hub.broadcast("6").delivered, 1);
+});
+
+test("hub: membership follows a model through 3 000 random joins, leaves, closes and opens", async () => {
+  const { ep } = endpoint();
+  // A seeded generator, so that a failure can be replayed.
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const rooms = ["a", "b", "c", "d"];
+  type Open = Awaited<ReturnType<typeof openFake>>;
+  const open: Open[] = [];
+  const model = new Map<Open, Set<string>>();
+  for (let i = 0; i < 30; i++) {
+    const o = await openFake(ep);
+    open.push(o);
+    model.set(o, new Set());
+  }
+  for (let step = 0; step < 3000; step++) {
+    const op = random(10);
+    if (op < 4 && open.length > 0) {
+      const o = open[random(open.length)];
+      const room = rooms[random(rooms.length)];
+      o.conn.join(room);
+      model.get(o)!.add(room);
+    } else if (op < 7 && open.length > 0) {
+      const o = open[random(open.length)];
+      const room = rooms[random(rooms.length)];
+      o.conn.leave(room);
+      model.get(o)!.delete(room);
+    } else if (op < 8 && open.length > 0) {
+      const o = open.splice(random(open.length), 1)[0];
+      o.session.closed(1000, "");
+      model.delete(o);
+    } else {
+      const o = await openFake(ep);
+      open.push(o);
+      model.set(o, new Set());
+    }
+    assert.equal(ep.hub.size, open.length, `size after step ${step}`);
+    for (const room of rooms) {
+      const want = open.filter((o) => model.get(o)!.has(room)).map((o) => o.conn.id).sort();
+      const got = ep.hub.members(room).map((c) => c.id).sort();
+      assert.deepEqual(got, want, `members of ${room} after step ${step}`);
+    }
+  }
+  for (const o of open) assert.deepEqual([...o.conn.rooms].sort(), [...model.get(o)!].sort());
+  assert.deepEqual(
+    ep.hub.rooms().sort(),
+    rooms.filter((r) => open.some((o) => model.get(o)!.has(r))),
+    "only non-empty rooms are listed",
+  );
+  // A broadcast reaches exactly the model's members.
+  const before = new Map(open.map((o) => [o, o.socket.sent.length]));
+  const { delivered } = ep.hub.broadcast("hi", { room: "a" });
+  const reached = open.filter((o) => o.socket.sent.length > before.get(o)!);
+  assert.deepEqual(reached, open.filter((o) => model.get(o)!.has("a")));
+  assert.equal(delivered, reached.length);
+});
+
+test("hub: a list held by a loop does not change when the loop's work closes members", async () => {
+  const { ep } = endpoint();
+  const all = [];
+  for (let i = 0; i < 5; i++) all.push(await openFake(ep));
+  for (const o of all) o.conn.join("r");
+  // The list the heartbeat and shutdown iterate while they close connections.
+  const hub = ep.hub as ConnectionHub<unknown>;
+  const held = hub.list();
+  const seen: string[] = [];
+  for (const conn of held) {
+    seen.push(conn.id);
+    // Closing the first member would move the last one into its place in a live list.
+    if (seen.length === 1) all[0].session.closed(1000, "");
+  }
+  assert.equal(seen.length, 5, "every member of the held list was visited once");
+  assert.equal(new Set(seen).size, 5);
+  assert.equal(ep.hub.size, 4);
+  assert.equal(ep.hub.members("r").length, 4);
+  assert.ok(!hub.list().includes(all[0].conn as ServerConnection<unknown>));
 });
