@@ -733,9 +733,9 @@ export function writeReport(r: Any): string {
           "ns/send, hub.broadcast",
           "ns/msg, raw echo",
           "ns/msg, endpoint echo",
-          "B, one-room Set",
-          "B, Bun socket wrapper (closures)",
-          "B, same as a class",
+          "B, Set entry",
+          "B, array slot",
+          "B, Bun socket wrapper",
         ],
         Object.values(r.overhead).map((v: Any) => [
           v.runtime,
@@ -746,6 +746,9 @@ export function writeReport(r: Any): string {
           v.hubNsPerSend.toFixed(1),
           v.rawEchoNsPerMessage.toFixed(0),
           v.ourEchoNsPerMessage.toFixed(0),
+          Number.isFinite(v.setEntryBytes) ? v.setEntryBytes.toFixed(0) : "–",
+          Number.isFinite(v.arraySlotBytes) ? v.arraySlotBytes.toFixed(0) : "–",
+          Number.isFinite(v.bunWrapperBytes) ? v.bunWrapperBytes.toFixed(0) : "–",
         ]),
       ),
       "",
@@ -947,27 +950,19 @@ function findings(r: Any): string[] {
       `- **Memory per connection.** In process, an admitted connection in one room holds ` +
         `${ob.endpointBytesPerConn.toFixed(0)} B of heap on Bun and ${
           od.endpointBytesPerConn.toFixed(0)
-        } B on Deno, ` +
-        `against ${ob.rawRegistryBytesPerConn.toFixed(0)} / ${
+        } B on ` +
+        `Deno, against ${ob.rawRegistryBytesPerConn.toFixed(0)} / ${
           od.rawRegistryBytesPerConn.toFixed(0)
-        } B for a raw ` +
-        `registry. Of that, the connection's one-element room \`Set\` is ${
-          ob.roomSetBytes.toFixed(0)
-        } B on Bun ` +
-        `and ${od.roomSetBytes.toFixed(0)} B on Deno. The Bun adapter adds its socket wrapper ` +
-        `(\`bunSocket()\` in \`server/adapters/_bun_socket.ts\`, an object literal with getters and four ` +
-        `closures per connection): ${
-          ob.bunWrapperBytes.toFixed(0)
-        } B, where a class instance with the same ` +
-        `members costs ${
-          ob.classWrapperBytes.toFixed(0)
-        } B. Keeping a single room as a string (a \`Set\` only ` +
-        "from the second room on) and making the wrapper a class would save about " +
-        `${
-          (ob.roomSetBytes + ob.bunWrapperBytes - ob.classWrapperBytes).toFixed(
-            0,
-          )
-        } B per connection on Bun.`,
+        } B for ` +
+        "a raw registry (a socket in a `Set`). The hub keeps each connection in two lists (everyone, and its " +
+        "room) as arrays with the connection's place stored on it: an array slot costs " +
+        `${ob.arraySlotBytes.toFixed(0)} B on Bun and ${
+          od.arraySlotBytes.toFixed(0)
+        } B on Deno, where a \`Set\` ` +
+        `entry costs ${ob.setEntryBytes.toFixed(0)} / ${
+          od.setEntryBytes.toFixed(0)
+        } B. The Bun adapter adds ` +
+        `its socket wrapper, which is also the socket's \`data\`: ${ob.bunWrapperBytes.toFixed(0)} B.`,
     );
     out.push(
       `- **Receive path.** In process, the endpoint's receive path (decode, rate bucket, heartbeat stamp, ` +

@@ -87,16 +87,20 @@ const h2 = heapUsed();
 const rawBytesPerConn = (h1 - h0) / N;
 const endpointBytesPerConn = (h2 - h1) / N;
 
-// Parts of that, each measured alone: a one-element Set (a connection's rooms),
-// and on Bun the adapter's socket wrapper (an object literal with getters and
-// closures per connection) against a class instance doing the same.
+// Parts of that, each measured alone: an entry of a Set of connections (what
+// the hub's two membership lists would cost per connection as Sets) against a
+// slot of an array (what they cost as arrays), and on Bun the adapter's socket
+// wrapper (which is also the socket's `data`).
 const keep: unknown[] = [];
+const members = Array.from({ length: N }, () => ({}));
 const h3 = heapUsed();
-for (let i = 0; i < N; i++) keep.push(new Set(["r"]));
+keep.push(new Set(members));
 const h4 = heapUsed();
-const roomSetBytes = (h4 - h3) / N;
+keep.push([...members]);
+const h5 = heapUsed();
+const setEntryBytes = (h4 - h3) / N;
+const arraySlotBytes = (h5 - h4) / N;
 let wrapperBytes = NaN;
-let classWrapperBytes = NaN;
 if (g.Bun) {
   const { bunSocket } = await import("../server/adapters/_bun_socket.ts");
   const fakes = Array.from({ length: N }, () => ({
@@ -106,29 +110,10 @@ if (g.Bun) {
     close() {},
     getBufferedAmount: () => 0,
   }));
-  const h5 = heapUsed();
-  for (const ws of fakes) keep.push(bunSocket(ws));
   const h6 = heapUsed();
-  class Wrapper {
-    closing = false;
-    constructor(readonly ws: typeof fakes[number]) {}
-    get readyState() {
-      return this.ws.readyState;
-    }
-    get bufferedAmount() {
-      return this.ws.getBufferedAmount();
-    }
-    send(_data: string) {
-      return this.ws.send();
-    }
-    close() {
-      this.ws.close();
-    }
-  }
-  for (const ws of fakes) keep.push(new Wrapper(ws));
+  for (const ws of fakes) keep.push(bunSocket(ws));
   const h7 = heapUsed();
-  wrapperBytes = (h6 - h5) / N;
-  classWrapperBytes = (h7 - h6) / N;
+  wrapperBytes = (h7 - h6) / N;
 }
 
 function bench(fn: () => void, minMs = Number(argv[1] ?? 300)): number {
@@ -193,9 +178,9 @@ console.log(JSON.stringify({
   connections: N,
   rawRegistryBytesPerConn: rawBytesPerConn,
   endpointBytesPerConn,
-  roomSetBytes,
+  setEntryBytes,
+  arraySlotBytes,
   bunWrapperBytes: wrapperBytes,
-  classWrapperBytes,
   kept: keep.length,
   loopNsPerSend: (med(loopMs) * 1e6) / N,
   hubNsPerSend: (med(hubMs) * 1e6) / N,

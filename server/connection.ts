@@ -155,8 +155,8 @@ export function safeClose(
  * ```
  */
 export class ServerConnection<T = unknown> implements Connection<T>, Session {
-  /** Unique within the process. */
-  readonly id: string;
+  /** The number behind `id`: a string per connection would cost heap for every idle peer. */
+  readonly #seq: number;
   /** The result of `authenticate`, or `undefined`. */
   data: T;
   /** The peer's IP address, where the runtime gives it. */
@@ -200,7 +200,12 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     this.#host = host;
     this.data = data;
     this.remoteAddress = remoteAddress;
-    this.id = (++sequence).toString(36);
+    this.#seq = ++sequence;
+  }
+
+  /** Unique within the process (base 36 of a sequence number; an equal string on every read). */
+  get id(): string {
+    return this.#seq.toString(36);
   }
 
   /** The socket's ready state (0–3); 0 before the socket is attached, at least 2 once cleaned up. */

@@ -42,9 +42,9 @@ export interface BunSocket extends SocketLike {
  * methods live on the prototype, which saves about 370 bytes of heap per
  * connection.
  */
-class WrappedBunSocket implements BunSocket {
+export class WrappedBunSocket implements BunSocket {
   closing = false;
-  readonly raw: BunServerWebSocket;
+  raw: BunServerWebSocket;
 
   constructor(ws: BunServerWebSocket) {
     this.raw = ws;

@@ -20,8 +20,8 @@ import {
   bunCloseCode,
   type BunServerWebSocket,
   type BunSocket,
-  bunSocket,
   reportBunClose,
+  WrappedBunSocket,
 } from "./_bun_socket.ts";
 import { chooseProtocol, isUpgradeRequest, upgradeFailed } from "./_upgrade.ts";
 import { bunFanout } from "./_bun_fanout.ts";
@@ -44,7 +44,7 @@ export interface BunSocketData {
   /** The connection's lifecycle in the endpoint. */
   readonly session: Session;
   /** The wrapped socket, from `open` on. */
-  socket?: BunSocket;
+  readonly socket?: BunSocket;
 }
 
 /**
@@ -196,7 +196,7 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
       const protocol = chooseProtocol(request, protocols);
       // Bun answers the first offered subprotocol by itself; clients sometimes
       // offer a token that way, so the header is dropped unless one was chosen.
-      const data: BunSocketData = { session };
+      const data = new UpgradeData(session);
       let upgraded = false;
       try {
         if (protocol === undefined) request.headers.delete("sec-websocket-protocol");
@@ -219,10 +219,10 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
       // Room for what a checked peer may still be sent in one turn (see _bun_fanout.ts).
       backpressureLimit: native ? maxBufferedBytes + maxMessageBytes : maxBufferedBytes,
       open(ws) {
-        const socket = bunSocket(ws);
-        ws.data.socket = socket;
-        ws.data.session.attach(socket);
-        ws.data.session.opened();
+        const data = ws.data as UpgradeData;
+        data.raw = ws;
+        data.session.attach(data);
+        data.session.opened();
       },
       message(ws, message) {
         ws.data.session.received(message);
@@ -236,6 +236,33 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
       },
     },
   };
+}
+
+/** Stands in for the runtime's socket until `open`: the core never writes before it attaches one. */
+const NOT_OPEN: BunServerWebSocket = {
+  data: undefined,
+  readyState: 0,
+  send: () => 0,
+  close() {},
+};
+
+/**
+ * The `data` of a socket this adapter upgrades: the session and, from `open`
+ * on, the wrapped socket the core writes to, in one object per connection
+ * (two cost Bun about 40 B more per idle peer).
+ */
+class UpgradeData extends WrappedBunSocket implements BunSocketData {
+  readonly session: Session;
+
+  constructor(session: Session) {
+    super(NOT_OPEN);
+    this.session = session;
+  }
+
+  /** The wrapped socket (this object), from `open` on. */
+  get socket(): BunSocket | undefined {
+    return this.raw === NOT_OPEN ? undefined : this;
+  }
 }
 
 function remoteAddress(server: BunServer, request: Request): string | undefined {
