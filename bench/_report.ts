@@ -184,9 +184,12 @@ export function writeReport(r: Any): string {
     "- Each server runs in its own process pinned to core 0; the load generator (`bench/load/worker.ts`, Bun) " +
       "runs pinned to core 1. Server CPU is read from `/proc/<pid>/stat` (1.00 = one full core), peak RSS " +
       "from `VmHWM` in `/proc/<pid>/status`.",
-    `- Every figure is the median of ${
-      r.plan?.reps ?? "?"
-    } repetitions after a warm-up; within a repetition ` +
+    `- Every figure is the median of ${r.plan?.reps ?? "?"} repetitions (echo: ${
+      (r.plan?.echo ?? []).map((e: Any) =>
+        `${e.reps ?? r.plan?.reps} with ${e.conns} connection${e.conns === 1 ? "" : "s"}`
+      )
+        .join(", ")
+    }; the other scenarios say their own) after a warm-up; within a repetition ` +
       "the targets run one after another and the order rotates (and reverses) between repetitions, so slow " +
       "drifts of the machine hit every target alike. A throughput ratio is the median of the per-repetition " +
       "ratios; a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
