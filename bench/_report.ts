@@ -318,6 +318,14 @@ export function writeReport(r: Any): string {
             Math.max(...publishVsLoop).toFixed(2)
           }×`;
       }
+      // The same library writing with the send loop: what the tail is without publish().
+      const loopMode = pairs(F, (c) => `fan-out ${fanName(c)}`, "bun-steady-loop", "bun-loop", "p99")
+        .filter(([, v]) => Number.isFinite(v));
+      if (loopMode.length) {
+        const [where, worst] = loopMode.reduce((a, b) => (b[1] > a[1] ? b : a));
+        check.alt = `${check.alt ? check.alt + "; " : ""}with \`fanout: "loop"\` ÷ the loop: at most ` +
+          `${worst.toFixed(2)}× (${where})`;
+      }
     }
     if (rt === "deno") {
       // The same fan-out code with and without Deno's idle timer: how far apart noise alone puts two p99s.
