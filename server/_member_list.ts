@@ -57,7 +57,9 @@ export class MemberList<T> {
 
   /** Whether the member is in this list. */
   has(member: T): boolean {
-    return this.#items[this.#places.get(member)] === member;
+    const place = this.#places.get(member);
+    // -1 (in no list) would be a property lookup on the array, not an index.
+    return place >= 0 && this.#items[place] === member;
   }
 
   /** Adds a member; `false` if it was in the list already. */
@@ -72,7 +74,7 @@ export class MemberList<T> {
   /** Removes a member (the last one takes its place); `false` if it was not in the list. */
   delete(member: T): boolean {
     const place = this.#places.get(member);
-    if (this.#items[place] !== member) return false;
+    if (place < 0 || this.#items[place] !== member) return false;
     const items = this.#writable();
     const last = items.pop()!;
     if (last !== member) {
