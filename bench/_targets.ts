@@ -16,6 +16,25 @@ export interface Target {
 
 const DENO = ["deno", "run", "-A", "--v8-flags=--expose-gc"];
 
+/**
+ * The V8 flags of a Deno server with its young generation fixed at 8 MiB. By
+ * default V8 grows the young generation in steps of several MiB under churn
+ * and keeps them: RSS then climbs in steps on raw Deno as on every library,
+ * which hides a leak's slope. The churn scenario runs the Deno servers a
+ * second time with these flags.
+ */
+export const DENO_FIXED_YOUNG_FLAGS =
+  "--v8-flags=--expose-gc,--semi-space-growth-factor=1,--min-semi-space-size=8,--max-semi-space-size=8";
+
+/** The same target, its V8 young generation fixed (Deno servers only; others unchanged). */
+export function withFixedYoungGeneration(t: Target): Target {
+  if (t.runtime !== "deno") return t;
+  return {
+    ...t,
+    cmd: t.cmd.map((a) => (a === DENO[3] ? DENO_FIXED_YOUNG_FLAGS : a)),
+  };
+}
+
 /** Every target, by id. */
 export const TARGETS: Record<string, Target> = Object.fromEntries(
   ([

@@ -2,7 +2,7 @@
 // scenario against steadysocket, the raw runtimes and the peers in one run,
 // and writes bench/RESULTS.md (and bench/results/last_run.json).
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
-import { ALL_IDS, type Target, TARGETS } from "./_targets.ts";
+import { ALL_IDS, type Target, TARGETS, withFixedYoungGeneration } from "./_targets.ts";
 import { churn, echo, fanout, idle, medians, type Running, stall } from "./_scenarios.ts";
 import { writeReport } from "./_report.ts";
 
@@ -16,7 +16,9 @@ const pick = Deno.args.find((a) => a.startsWith("--targets="))?.slice(10).split(
   ",",
 );
 /** `--churn-cycles=N`: more churn cycles than the 5 of the targets, to tell a step of the allocator from a leak. */
-const churnCycles = Number(Deno.args.find((a) => a.startsWith("--churn-cycles="))?.slice(15) ?? 5);
+const churnCycles = Number(
+  Deno.args.find((a) => a.startsWith("--churn-cycles="))?.slice(15) ?? 5,
+);
 
 const CORE5 = [
   "bun-loop",
@@ -108,7 +110,8 @@ const PLAN = full
     ],
     churn: {
       ids: [...CORE_MEM, ...PEERS_MEM],
-      perCycle: 1000,
+      // A cycle of 1 000 lasts 40 ms on Bun: too short a window for a rate.
+      perCycle: 4000,
       cycles: churnCycles,
       parallel: 32,
     },
@@ -386,6 +389,18 @@ try {
       cfg,
     );
     results.churn = { ...cfg, med: medians(samples), samples };
+    // Deno again with V8's young generation fixed: what is left is the slope a leak would show.
+    const denoTargets = (await usable(cfg.ids)).filter((t) => t.runtime === "deno");
+    if (denoTargets.length) {
+      log("churn, Deno with a fixed young generation");
+      const fixed = await churn(
+        worker,
+        denoTargets.map(withFixedYoungGeneration),
+        startTarget,
+        cfg,
+      );
+      results.churnFixedYoung = { ...cfg, med: medians(fixed), samples: fixed };
+    }
   });
   await guarded("stall", async () => {
     const cfg = PLAN.stall;
