@@ -113,7 +113,7 @@ export async function fanout(
     const wcpu0 = worker.cpu();
     const t0 = performance.now();
     const q = `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
-    const op = await r.server.ctl(q) as { broadcasts: number; start: number };
+    const op = await r.server.ctl(q) as { broadcasts: number; waits: number; start: number };
     const expected = op.broadcasts * cfg.clients;
     const s = await waitDelivered(worker, group, expected);
     if (Deno.env.get("BENCH_DEBUG")) {
@@ -132,6 +132,8 @@ export async function fanout(
       p99: s.p99,
       cpu,
       clientCpu: wcpu,
+      // Turns the saturating loop waited for a reader more than 64 KiB behind, per broadcast batch.
+      waitsPerBatch: op.waits / Math.max(1, op.broadcasts / batch),
     };
   };
   const tw = performance.now();
@@ -159,6 +161,7 @@ export async function fanout(
         satP99: t.p99,
         cpu: t.cpu,
         clientCpu: t.clientCpu,
+        waitsPerBatch: t.waitsPerBatch,
         ...lat,
       });
     }
