@@ -141,6 +141,22 @@ function pairs(
   ): [string, number] => [name(c), by(c, a, b, key)]);
 }
 
+/** The idle runs with the fewest and the most connections (the same run when there is one). */
+function idleEnds(r: Any): { smallest: Any; largest: Any } {
+  const runs = [...((r.idle ?? []) as Any[])].sort((a, b) => a.conns - b.conns);
+  return { smallest: runs[0], largest: runs[runs.length - 1] };
+}
+
+/**
+ * The RSS each further connection added, in KiB: the slope between two idle
+ * runs, so costs paid once (code compiled, pools grown) drop out. NaN when
+ * the runs are the same or the target is missing from either.
+ */
+function marginalKiB(smallest: Any, largest: Any, id: string): number {
+  if (smallest === largest || !largest?.med[id] || !smallest?.med[id]) return NaN;
+  return ((largest.med[id].rssMiB - smallest.med[id].rssMiB) * 1024) / (largest.conns - smallest.conns);
+}
+
 /** One churn run as a table: rate, drift and the RSS series per server. */
 function churnTable(run: Any): string {
   const ch: Med = run.med;
@@ -326,83 +342,47 @@ export function writeReport(r: Any): string {
       p99,
       "×",
     );
+    // Per fan-out size, the p99 of a ÷ that of b (where both were measured).
+    const fanTail = (a: string, b: string) =>
+      pairs(F, (c) => `fan-out ${fanName(c)}`, a, b, "p99").filter(([, v]) => Number.isFinite(v));
+    const worst = (list: [string, number][]) => {
+      const [where, v] = list.reduce((a, b) => (b[1] > a[1] ? b : a));
+      return `at most ${v.toFixed(2)}× (${where})`;
+    };
+    const range = (list: [string, number][]) => {
+      const v = list.map(([, x]) => x);
+      return `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}×`;
+    };
+    const notes: string[] = [];
     if (rt === "bun") {
       // Ours writes through publish(): its tail is the mechanism's, compared with the loop baseline above.
-      const vsPublish = pairs(
-        F,
-        (c) => `fan-out ${fanName(c)}`,
-        "bun-steady",
-        "bun-publish",
-        "p99",
-      )
-        .filter(([, v]) => Number.isFinite(v));
-      const publishVsLoop = pairs(
-        F,
-        (c) => `fan-out ${fanName(c)}`,
-        "bun-publish",
-        "bun-loop",
-        "p99",
-      )
-        .map(([, v]) => v).filter(Number.isFinite);
+      const vsPublish = fanTail("bun-steady", "bun-publish");
       if (vsPublish.length) {
-        const [where, worst] = vsPublish.reduce((
-          a,
-          b,
-        ) => (b[1] > a[1] ? b : a));
-        check.alt = `÷ publish() (the mechanism ours uses): at most ${worst.toFixed(2)}× (${where}); ` +
-          `publish() itself ÷ the loop: ${Math.min(...publishVsLoop).toFixed(2)}–${
-            Math.max(...publishVsLoop).toFixed(2)
-          }×`;
+        notes.push(
+          `÷ publish() (the mechanism ours uses): ${worst(vsPublish)}; ` +
+            `publish() itself ÷ the loop: ${range(fanTail("bun-publish", "bun-loop"))}`,
+        );
       }
       // The same library writing with the send loop: what the tail is without publish().
-      const loopMode = pairs(
-        F,
-        (c) => `fan-out ${fanName(c)}`,
-        "bun-steady-loop",
-        "bun-loop",
-        "p99",
-      )
-        .filter(([, v]) => Number.isFinite(v));
-      if (loopMode.length) {
-        const [where, worst] = loopMode.reduce((a, b) => (b[1] > a[1] ? b : a));
-        check.alt = `${check.alt ? check.alt + "; " : ""}with \`fanout: "loop"\` ÷ the loop: at most ` +
-          `${worst.toFixed(2)}× (${where})`;
-      }
+      const loopMode = fanTail("bun-steady-loop", "bun-loop");
+      if (loopMode.length) notes.push(`with \`fanout: "loop"\` ÷ the loop: ${worst(loopMode)}`);
     }
     if (rt === "deno") {
       // The same fan-out code with and without Deno's idle timer: how far apart noise alone puts two p99s.
-      const same = pairs(
-        F,
-        (c) => `fan-out ${fanName(c)}`,
-        "deno-raw0",
-        "deno-raw",
-        "p99",
-      )
-        .map(([, v]) => v).filter(Number.isFinite);
+      const same = fanTail("deno-raw0", "deno-raw");
       if (same.length) {
-        check.alt = `raw Deno idleTimeout 0 ÷ default (the same fan-out path) in the same run: ${
-          Math.min(...same).toFixed(2)
-        }–${Math.max(...same).toFixed(2)}×`;
+        notes.push(
+          `raw Deno idleTimeout 0 ÷ default (the same fan-out path) in the same run: ${range(same)}`,
+        );
       }
     }
+    if (notes.length) check.alt = notes.join("; ");
     checks.push(check);
   }
   // RSS noise is a few MiB whatever N is, so RSS delta ÷ N is most precise at the largest N: the check
   // reads that one; the marginal cost (slope between the smallest and largest N) is shown next to it.
-  const idleRuns = (r.idle ?? []) as Any[];
-  const largest = idleRuns.reduce(
-    (a: Any, c: Any) => (a === undefined || c.conns > a.conns ? c : a),
-    undefined,
-  );
-  const smallest = idleRuns.reduce(
-    (a: Any, c: Any) => (a === undefined || c.conns < a.conns ? c : a),
-    undefined,
-  );
-  const marginal = (id: string): number =>
-    largest === smallest || !largest?.med[id] || !smallest?.med[id]
-      ? NaN
-      : ((largest.med[id].rssMiB - smallest.med[id].rssMiB) * 1024) /
-        (largest.conns - smallest.conns);
+  const { smallest, largest } = idleEnds(r);
+  const marginal = (id: string) => marginalKiB(smallest, largest, id);
   for (const [rt, goal] of [["bun", 0.5], ["deno", 1]] as const) {
     const entries: [string, number][] = largest === undefined ? [] : [[
       `${largest.conns} connections`,
@@ -712,9 +692,7 @@ export function writeReport(r: Any): string {
         "",
       );
     }
-    const runs = [...r.idle].sort((a: Any, b: Any) => a.conns - b.conns);
-    const lo = runs[0];
-    const hi = runs[runs.length - 1];
+    const { smallest: lo, largest: hi } = idleEnds(r);
     if (hi.conns > lo.conns) {
       out.push(
         `### Marginal memory, ${lo.conns} → ${hi.conns} connections`,
@@ -724,15 +702,10 @@ export function writeReport(r: Any): string {
         "",
       );
       const rows = Object.keys(hi.med).filter((id) => lo.med[id]).map((id) => {
-        const kib = (x: string) =>
-          ((hi.med[x].rssMiB - lo.med[x].rssMiB) * 1024) /
-          (hi.conns - lo.conns);
+        const kib = marginalKiB(lo, hi, id);
         const base = baselineOf(id);
-        return [
-          label(id),
-          kib(id).toFixed(2),
-          base && lo.med[base] && hi.med[base] ? (kib(id) - kib(base)).toFixed(2) : "—",
-        ];
+        const extra = base ? kib - marginalKiB(lo, hi, base) : NaN;
+        return [label(id), kib.toFixed(2), Number.isFinite(extra) ? extra.toFixed(2) : "—"];
       });
       out.push(
         table(
