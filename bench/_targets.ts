@@ -14,7 +14,9 @@ export interface Target {
   kind: "ws" | "eio";
 }
 
-const DENO = ["deno", "run", "-A", "--v8-flags=--expose-gc"];
+/** The V8 flags every Deno server runs with. */
+const DENO_V8_FLAGS = "--v8-flags=--expose-gc";
+const DENO = ["deno", "run", "-A", DENO_V8_FLAGS];
 
 /**
  * The V8 flags of a Deno server with its young generation fixed at 8 MiB. By
@@ -31,7 +33,7 @@ export function withFixedYoungGeneration(t: Target): Target {
   if (t.runtime !== "deno") return t;
   return {
     ...t,
-    cmd: t.cmd.map((a) => (a === DENO[3] ? DENO_FIXED_YOUNG_FLAGS : a)),
+    cmd: t.cmd.map((a) => (a === DENO_V8_FLAGS ? DENO_FIXED_YOUNG_FLAGS : a)),
   };
 }
 
