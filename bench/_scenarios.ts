@@ -67,6 +67,37 @@ async function waitDelivered(
   return await worker.request({ op: "stats", group });
 }
 
+/**
+ * One heartbeat round: the server pings each of its clients once and they
+ * answer at once. A client's TCP socket that answers like this enters the
+ * kernel's interactive ("pingpong") mode, which changes how it acknowledges
+ * and costs the sending server up to a third more CPU per frame
+ * (bench/README.md); it stays there for seconds of fan-out, and a pause can
+ * end it. Any server with a heartbeat puts its peers in that state again and
+ * again, a server without one (raw Deno with `idleTimeout: 0`) never does:
+ * so every fan-out window starts with a round for every target, and all of
+ * them are measured with their peers in the same state. Returns how many
+ * clients answered.
+ */
+async function heartbeatRound(
+  worker: Worker,
+  r: Running,
+  group: string,
+  clients: number,
+  maxMs = 5000,
+): Promise<number> {
+  const before = (await worker.request({ op: "stats", group })).pongs as number;
+  await r.server.ctl("/ctl/ping");
+  const start = performance.now();
+  let pongs = before;
+  while (performance.now() - start < maxMs) {
+    pongs = (await worker.request({ op: "stats", group })).pongs;
+    if (pongs - before >= clients) break;
+    await sleep(5);
+  }
+  return pongs - before;
+}
+
 /** A live server with its target. */
 export interface Running {
   target: Target;
@@ -108,6 +139,10 @@ export async function fanout(
   }
   const once = async (r: Running, ms: number, rate: number) => {
     const group = r.target.id;
+    const answered = await heartbeatRound(worker, r, group, cfg.clients);
+    if (answered < cfg.clients) {
+      throw new Error(`${group}: ${answered} of ${cfg.clients} clients answered the heartbeat round`);
+    }
     await worker.request({ op: "reset", group, every: rate ? 1 : 16 });
     const cpu0 = r.server.cpu();
     const wcpu0 = worker.cpu();

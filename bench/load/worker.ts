@@ -10,6 +10,8 @@ import net from "node:net";
 const EPOCH = Number(process.env.EPOCH ?? 0);
 const now = () => performance.timeOrigin + performance.now() - EPOCH;
 const PONG = '{"type":"pong"}';
+/** The Socket.IO server's heartbeat round (`io.emit("hb")`), answered with the same event. */
+const HEARTBEAT_EVENT = '42["hb"]';
 
 interface Group {
   kind: "ws" | "eio";
@@ -23,6 +25,8 @@ interface Group {
   samples: number[];
   closed: number;
   closeCodes: Record<string, number>;
+  /** Pings answered (our envelope's or engine.io's). */
+  pongs: number;
   echo?: (ws: WebSocket, data: string) => void;
 }
 
@@ -43,6 +47,7 @@ function group(name: string): Group {
       samples: [],
       closed: 0,
       closeCodes: {},
+      pongs: 0,
     };
     groups.set(name, g);
   }
@@ -51,9 +56,14 @@ function group(name: string): Group {
 
 function onWsMessage(g: Group, ws: WebSocket, data: string) {
   // '{"type":"ping"}' has a 'p' at index 9; fan-out frames have 'f', echo 'e'.
-  if (data.charCodeAt(9) === 112 && data.startsWith('{"type":"ping"')) {
-    ws.send(PONG);
-    return;
+  if (data.charCodeAt(9) === 112) {
+    if (data.startsWith('{"type":"ping"')) {
+      ws.send(PONG);
+      g.pongs++;
+      return;
+    }
+    // A raw server echoes the pong of a heartbeat round: not a fan-out frame.
+    if (data.startsWith('{"type":"pong"')) return;
   }
   if (g.echo) return g.echo(ws, data);
   const t = now();
@@ -68,6 +78,12 @@ function onWsMessage(g: Group, ws: WebSocket, data: string) {
 function onEioMessage(g: Group, ws: WebSocket, data: string) {
   if (data === "2") {
     ws.send("3");
+    g.pongs++;
+    return;
+  }
+  if (data === HEARTBEAT_EVENT) {
+    ws.send(HEARTBEAT_EVENT);
+    g.pongs++;
     return;
   }
   if (g.echo) return g.echo(ws, data);
@@ -179,6 +195,7 @@ function stats(name: string) {
     open: g.sockets.filter((s) => s.readyState === 1).length,
     closed: g.closed,
     closeCodes: g.closeCodes,
+    pongs: g.pongs,
     ...percentiles(g.samples),
   };
 }

@@ -20,13 +20,20 @@ export function fanoutFrame(t, pad) {
 const yieldNow = () => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The heartbeat ping of our protocol; the load generator answers it with a pong at once. */
+const PING = '{"type":"ping"}';
+
 /**
  * Builds the `/ctl/*` handler.
  *
- * impl: { broadcast(t, pad), maxBacklog(): number, stats(): object, gc?(): void }
+ * impl: { sendAll(frame), maxBacklog(): number, stats(): object, gc?(): void }, where `sendAll` writes one text
+ * frame to every client; a server whose clients speak another protocol (Socket.IO) gives `broadcast(t, pad)`
+ * and `ping()` (a message every client answers at once) instead.
  */
 export function createControl(impl) {
   let busy = false;
+  const broadcast = impl.broadcast ??
+    ((t, pad) => impl.sendAll(fanoutFrame(t, pad)));
 
   async function fanout(q) {
     const ms = Number(q.get("ms") ?? 1000);
@@ -44,7 +51,7 @@ export function createControl(impl) {
       const step = 1000 / rate;
       let next = start;
       while (now() < end) {
-        impl.broadcast(now(), pad);
+        broadcast(now(), pad);
         broadcasts++;
         next += step;
         const wait = next - now();
@@ -61,7 +68,7 @@ export function createControl(impl) {
           await sleep(1);
           continue;
         }
-        for (let i = 0; i < batch; i++) impl.broadcast(now(), pad);
+        for (let i = 0; i < batch; i++) broadcast(now(), pad);
         broadcasts += batch;
         await yieldNow();
       }
@@ -81,6 +88,14 @@ export function createControl(impl) {
           busy = false;
         }
       }
+      case "/ctl/ping":
+        // One heartbeat round: every client answers, which puts its TCP socket in the
+        // kernel's interactive ("pingpong") mode for good (see bench/README.md), as a
+        // heartbeat of any server does; the runner asks every server for one so that
+        // all of them are compared with their peers in the same state.
+        if (impl.ping) impl.ping();
+        else impl.sendAll(PING);
+        return { sent: true };
       case "/ctl/stats":
         return impl.stats();
       case "/ctl/gc":

@@ -3,7 +3,7 @@
 // on — guards, rate bucket, heartbeat, slow-consumer bound.
 import { createEndpoint } from "../../server/mod.ts";
 import type { Connection, Endpoint } from "../../server/mod.ts";
-import { collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { collectGarbage, createControl } from "./_control.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -35,8 +35,8 @@ export function steadyEndpoint(): {
     },
   });
   const control = createControl({
-    broadcast(t: number, pad: string) {
-      endpoint.hub.broadcast(fanoutFrame(t, pad), { room: "r" });
+    sendAll(frame: string) {
+      endpoint.hub.broadcast(frame, { room: "r" });
     },
     maxBacklog() {
       let max = 0;

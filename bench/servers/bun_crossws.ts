@@ -1,6 +1,6 @@
 // crossws on Bun, fan-out through its `publish()` (native pub/sub on Bun).
 import crossws from "crossws/adapters/bun";
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -28,8 +28,8 @@ const ws = crossws({
 });
 
 const control = createControl({
-  broadcast(t: number, pad: string) {
-    ws.publish("r", fanoutFrame(t, pad));
+  sendAll(frame: string) {
+    ws.publish("r", frame);
   },
   maxBacklog() {
     let max = 0;

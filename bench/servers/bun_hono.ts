@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { WSContext } from "hono/ws";
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -12,8 +12,7 @@ const clients = new Map<unknown, { ctx: WSContext; stall: boolean }>();
 const counter = closeCounter();
 
 const control = createControl({
-  broadcast(t: number, pad: string) {
-    const frame = fanoutFrame(t, pad);
+  sendAll(frame: string) {
     for (const c of clients.values()) c.ctx.send(frame);
   },
   maxBacklog() {

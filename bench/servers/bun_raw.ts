@@ -1,6 +1,6 @@
 // Raw `Bun.serve`: the baseline. MODE=loop broadcasts with a JS `send()` loop,
 // MODE=publish with Bun's native `server.publish()` (the ceiling).
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -12,8 +12,7 @@ const sockets = new Set<WS>();
 const counter = closeCounter();
 
 const control = createControl({
-  broadcast(t: number, pad: string) {
-    const frame = fanoutFrame(t, pad);
+  sendAll(frame: string) {
     if (mode === "publish") server.publish("r", frame);
     else for (const ws of sockets) ws.send(frame);
   },

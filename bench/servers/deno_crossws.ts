@@ -1,6 +1,6 @@
 // crossws on Deno, fan-out through its `publish()`.
 import crossws from "crossws/adapters/deno";
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 type Peer = any;
@@ -27,8 +27,8 @@ const ws = crossws({
 });
 
 const control = createControl({
-  broadcast(t: number, pad: string) {
-    ws.publish("r", fanoutFrame(t, pad));
+  sendAll(frame: string) {
+    ws.publish("r", frame);
   },
   maxBacklog() {
     let max = 0;

@@ -2,14 +2,13 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { WSContext } from "hono/ws";
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 const clients = new Map<WebSocket, { ctx: WSContext; stall: boolean }>();
 const counter = closeCounter();
 
 const control = createControl({
-  broadcast(t: number, pad: string) {
-    const frame = fanoutFrame(t, pad);
+  sendAll(frame: string) {
     for (const c of clients.values()) c.ctx.send(frame);
   },
   maxBacklog() {

@@ -1,6 +1,6 @@
 // Raw `Deno.serve` + `Deno.upgradeWebSocket`: the baseline. IDLE unset keeps
 // Deno's default `idleTimeout`; IDLE=0 turns its per-message timer off.
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 const idle = Deno.env.get("IDLE");
 const sockets = new Set<WebSocket>();
@@ -8,8 +8,7 @@ const stalled = new WeakSet<WebSocket>();
 const counter = closeCounter();
 
 const control = createControl({
-  broadcast(t: number, pad: string) {
-    const frame = fanoutFrame(t, pad);
+  sendAll(frame: string) {
     for (const ws of sockets) ws.send(frame);
   },
   maxBacklog() {

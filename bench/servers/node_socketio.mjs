@@ -21,6 +21,11 @@ const control = createControl({
     lastBytes = pad.length + 20;
     io.emit("f", Number(t.toFixed(3)), pad);
   },
+  // The heartbeat round of /ctl/ping: an event every client answers with the same event (the server has no
+  // handler for it, so the answer is read and dropped).
+  ping() {
+    io.emit("hb");
+  },
   maxBacklog() {
     let max = 0;
     for (const socket of io.of("/").sockets.values()) {

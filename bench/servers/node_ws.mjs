@@ -1,7 +1,7 @@
 // `ws` on Node: the usual broadcast loop over `wss.clients`.
 import http from "node:http";
 import { WebSocketServer } from "ws";
-import { closeCounter, collectGarbage, createControl, fanoutFrame } from "./_control.js";
+import { closeCounter, collectGarbage, createControl } from "./_control.js";
 
 const counter = closeCounter();
 const stalled = new WeakSet();
@@ -13,8 +13,7 @@ const server = http.createServer(async (req, res) => {
 const wss = new WebSocketServer({ server, maxPayload: 1 << 20 });
 
 const control = createControl({
-  broadcast(t, pad) {
-    const frame = fanoutFrame(t, pad);
+  sendAll(frame) {
     for (const ws of wss.clients) ws.send(frame);
   },
   maxBacklog() {
