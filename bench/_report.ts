@@ -259,6 +259,12 @@ export function writeReport(r: Any): string {
       "the last message; reach = received ÷ (broadcasts × clients). p50/p99 delivery latency comes from a " +
       "separate paced phase (a broadcast every 2 ms with 32 clients, every 20 ms with 1 000), from send time " +
       "to receive time on the shared clock.",
+    "- Every fan-out window (saturating and paced) starts with a heartbeat round for its target: the server " +
+      "pings each client once and every client answers before the window opens. A client socket that answers " +
+      "a ping enters the kernel's interactive TCP mode and acknowledges differently, which costs the sending " +
+      "server up to a third more CPU per frame; servers with a heartbeat put their peers in that state and " +
+      "servers without one do not, so without the round a fan-out compares TCP states rather than servers " +
+      "(see bench/README.md and `bench/ack_mode.ts`).",
     "- Echo uses a lean frame-level client over TCP (pre-encoded masked frames, no WebSocket object) so that " +
       "the server, not the client, is the bottleneck; each connection keeps one request in flight.",
     "- steadysocket runs with every mechanism on (origin and capacity guards, a rate bucket, the heartbeat, " +
