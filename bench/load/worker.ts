@@ -56,14 +56,10 @@ function group(name: string): Group {
 
 function onWsMessage(g: Group, ws: WebSocket, data: string) {
   // '{"type":"ping"}' has a 'p' at index 9; fan-out frames have 'f', echo 'e'.
-  if (data.charCodeAt(9) === 112) {
-    if (data.startsWith('{"type":"ping"')) {
-      ws.send(PONG);
-      g.pongs++;
-      return;
-    }
-    // A raw server echoes the pong of a heartbeat round: not a fan-out frame.
-    if (data.startsWith('{"type":"pong"')) return;
+  if (data.charCodeAt(9) === 112 && data.startsWith('{"type":"ping"')) {
+    ws.send(PONG);
+    g.pongs++;
+    return;
   }
   if (g.echo) return g.echo(ws, data);
   const t = now();

@@ -22,6 +22,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The heartbeat ping of our protocol; the load generator answers it with a pong at once. */
 const PING = '{"type":"ping"}';
+const PONG = '{"type":"pong"}';
+
+/**
+ * Whether a received text is the answer to a heartbeat round's ping. The servers echo every other envelope;
+ * a pong they read and drop, as steadysocket does, so that the round is the same exchange on every server
+ * (an echoed pong is one more frame each way, and changes the acknowledgement pattern the round is there
+ * to make equal).
+ */
+export function isPong(text) {
+  return text === PONG;
+}
 
 /**
  * Builds the `/ctl/*` handler.

@@ -1,6 +1,6 @@
 // crossws on Bun, fan-out through its `publish()` (native pub/sub on Bun).
 import crossws from "crossws/adapters/bun";
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -18,6 +18,7 @@ const ws = crossws({
       counter.opened();
     },
     message(peer: Peer, message: Peer) {
+      if (isPong(message.text())) return;
       peer.send(JSON.stringify(message.json()));
     },
     close(peer: Peer, details: { code?: number }) {

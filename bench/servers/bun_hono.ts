@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket, websocket } from "hono/bun";
 import type { WSContext } from "hono/ws";
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -41,6 +41,7 @@ app.get(
         counter.opened();
       },
       onMessage(e, ws) {
+        if (isPong(e.data as string)) return;
         ws.send(JSON.stringify(JSON.parse(e.data as string)));
       },
       onClose(e, ws) {

@@ -1,6 +1,6 @@
 // Raw `Bun.serve`: the baseline. MODE=loop broadcasts with a JS `send()` loop,
 // MODE=publish with Bun's native `server.publish()` (the ceiling).
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -49,6 +49,7 @@ const server = Bun.serve({
       if (mode === "publish") ws.subscribe("r");
     },
     message(ws: WS, data: string) {
+      if (isPong(data)) return;
       ws.send(JSON.stringify(JSON.parse(data)));
     },
     close(ws: WS, code: number) {

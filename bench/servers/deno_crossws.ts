@@ -1,6 +1,6 @@
 // crossws on Deno, fan-out through its `publish()`.
 import crossws from "crossws/adapters/deno";
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
 type Peer = any;
@@ -16,6 +16,7 @@ const ws = crossws({
       counter.opened();
     },
     message(peer: Peer, message: Peer) {
+      if (isPong(message.text())) return;
       peer.send(JSON.stringify(message.json()));
     },
     close(peer: Peer) {

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { WSContext } from "hono/ws";
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 const clients = new Map<WebSocket, { ctx: WSContext; stall: boolean }>();
 const counter = closeCounter();
@@ -36,6 +36,7 @@ app.get(
         counter.opened();
       },
       onMessage(e, ws) {
+        if (isPong(e.data as string)) return;
         ws.send(JSON.stringify(JSON.parse(e.data as string)));
       },
       onClose(e, ws) {

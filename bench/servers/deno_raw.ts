@@ -1,6 +1,6 @@
 // Raw `Deno.serve` + `Deno.upgradeWebSocket`: the baseline. IDLE unset keeps
 // Deno's default `idleTimeout`; IDLE=0 turns its per-message timer off.
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 const idle = Deno.env.get("IDLE");
 const sockets = new Set<WebSocket>();
@@ -43,6 +43,7 @@ const server = Deno.serve({
     counter.opened();
   };
   socket.onmessage = (e) => {
+    if (isPong(e.data)) return;
     socket.send(JSON.stringify(JSON.parse(e.data)));
   };
   // Deno may fire close twice: count once.

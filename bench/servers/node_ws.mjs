@@ -1,7 +1,7 @@
 // `ws` on Node: the usual broadcast loop over `wss.clients`.
 import http from "node:http";
 import { WebSocketServer } from "ws";
-import { closeCounter, collectGarbage, createControl } from "./_control.js";
+import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 const counter = closeCounter();
 const stalled = new WeakSet();
@@ -33,7 +33,10 @@ wss.on("connection", (ws, req) => {
   counter.opened();
   ws.on(
     "message",
-    (data) => ws.send(JSON.stringify(JSON.parse(data.toString()))),
+    (data) => {
+      const text = data.toString();
+      if (!isPong(text)) ws.send(JSON.stringify(JSON.parse(text)));
+    },
   );
   ws.on("close", (code) => counter.closed(code));
   ws.on("error", () => {});
