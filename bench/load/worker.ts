@@ -351,7 +351,12 @@ interface Lean {
   /** Called with the number of complete frames in a chunk (and their text while `text` is set). */
   onFrames: (count: number, texts?: string[]) => void;
   text: boolean;
+  /** engine.io: a "2" (its heartbeat ping) is answered with "3" and not counted as a frame. */
+  eio: boolean;
 }
+
+/** engine.io's pong, answering its server's "2". */
+let eioPong: Buffer | undefined;
 
 function clientFrame(text: string): Buffer {
   const body = Buffer.from(text);
@@ -381,7 +386,10 @@ function parseFrames(c: Lean, chunk: Buffer) {
     }
     if (i + head + len > buf.length) break;
     const opcode = buf[i] & 0x0f;
-    if (opcode === 1 || opcode === 2) {
+    if (c.eio && opcode === 1 && len === 1 && buf[i + head] === 0x32) {
+      // Socket.IO pings every 25 s and drops a client that does not answer within 20 s.
+      c.sock.write(eioPong ??= clientFrame("3"));
+    } else if (opcode === 1 || opcode === 2) {
       count++;
       texts?.push(buf.toString("utf8", i + head, i + head + len));
     }
@@ -401,6 +409,7 @@ function leanOpen(url: string, kind: "ws" | "eio"): Promise<Lean | undefined> {
       rest: undefined,
       onFrames: () => {},
       text: kind === "eio",
+      eio: kind === "eio",
     };
     const timer = setTimeout(() => finish(undefined), 10_000);
     let done = false;
