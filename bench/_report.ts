@@ -236,7 +236,9 @@ export function writeReport(r: Any): string {
     "- Each server runs in its own process pinned to core 0; the load generator (`bench/load/worker.ts`, Bun) " +
       "runs pinned to core 1. Server CPU is read from `/proc/<pid>/stat` (1.00 = one full core), peak RSS " +
       "from `VmHWM` in `/proc/<pid>/status`.",
-    `- Every figure is the median of ${r.plan?.reps ?? "?"} repetitions (echo: ${
+    `- Every figure is the median of ${r.plan?.reps ?? "?"} repetitions (fan-out throughput: ${
+      r.plan?.fanoutReps ?? r.plan?.reps
+    }, of which the first ${r.plan?.reps ?? "?"} also have the paced latency phase; echo: ${
       (r.plan?.echo ?? []).map((e: Any) =>
         `${e.reps ?? r.plan?.reps} with ${e.conns} connection${e.conns === 1 ? "" : "s"}`
       )

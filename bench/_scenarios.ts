@@ -109,6 +109,8 @@ export interface FanoutConfig {
   bytes: number;
   ms: number;
   reps: number;
+  /** Repetitions with the paced latency phase (the first ones); default: all. */
+  latencyReps?: number;
   /** Broadcasts per second of the paced latency phase (0: no such phase). */
   rate: number;
   latencyMs: number;
@@ -184,7 +186,7 @@ export async function fanout(
         console.error(`once ${r.target.id} ${performance.now() - t1} ms`);
       }
       let lat: Sample = {};
-      if (cfg.rate) {
+      if (cfg.rate && rep < (cfg.latencyReps ?? cfg.reps)) {
         const l = await once(r, cfg.latencyMs, cfg.rate);
         lat = { p50: l.p50, p99: l.p99, pacedReach: l.reach };
       }
