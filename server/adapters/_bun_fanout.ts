@@ -15,6 +15,8 @@
  *   does not), or before a direct `send` to that subscriber, which keeps
  *   the order. `getBufferedAmount()` does not include that queue. Larger
  *   messages are written at once.
+ * - `Buffer.byteLength(text, "utf8")` is native: about 50 ns for 1 KiB,
+ *   against 1.8 µs for a JavaScript loop over the code units.
  * - `getBufferedAmount()` costs about 8 ns a call over 1 000 sockets (a
  *   `readyState` read 3–7 ns): checking every target before a publish costs
  *   little next to the publish.
@@ -43,6 +45,17 @@ export interface BunPublisher {
 
 /** Longest WebSocket frame header from a server (no mask): counted with each message. */
 const FRAME_HEADER = 10;
+
+/**
+ * A text's UTF-8 length: Bun's native `Buffer.byteLength` (about 50 ns for a
+ * 1 KiB message where the JavaScript loop takes 1.8 µs, which made the check
+ * cost more than the publish it guards), or the loop where it is missing.
+ */
+const textBytes: (text: string) => number = (() => {
+  const buffer = (globalThis as { Buffer?: { byteLength?(text: string, encoding: "utf8"): number } }).Buffer;
+  const native = buffer?.byteLength;
+  return typeof native === "function" ? (text) => native.call(buffer, text, "utf8") : utf8Length;
+})();
 
 function rawOf(socket: SocketLike): BunServerWebSocket | undefined {
   const raw = (socket as { raw?: BunServerWebSocket }).raw;
@@ -83,7 +96,7 @@ export function bunFanout(server: BunPublisher, budget: number): NativeFanout {
     },
     accepts(message) {
       const size = FRAME_HEADER +
-        (typeof message === "string" ? utf8Length(message) : message.byteLength);
+        (typeof message === "string" ? textBytes(message) : message.byteLength);
       if (queued + size > budget) return false;
       queued += size;
       if (!armed) {
