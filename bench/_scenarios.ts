@@ -111,6 +111,8 @@ export interface FanoutConfig {
   reps: number;
   /** Repetitions with the paced latency phase (the first ones); default: all. */
   latencyReps?: number;
+  /** The number of the first repetition, when a run is split over several sets of server processes. */
+  firstRep?: number;
   /** Broadcasts per second of the paced latency phase (0: no such phase). */
   rate: number;
   latencyMs: number;
@@ -178,7 +180,8 @@ export async function fanout(
   if (Deno.env.get("BENCH_DEBUG")) {
     console.error(`warm-up ${performance.now() - tw} ms`);
   }
-  for (let rep = 0; rep < cfg.reps; rep++) {
+  const first = cfg.firstRep ?? 0;
+  for (let rep = first; rep < first + cfg.reps; rep++) {
     for (const r of rotate(running, rep)) {
       const t1 = performance.now();
       const t = await once(r, cfg.ms, 0);
@@ -186,7 +189,7 @@ export async function fanout(
         console.error(`once ${r.target.id} ${performance.now() - t1} ms`);
       }
       let lat: Sample = {};
-      if (cfg.rate && rep < (cfg.latencyReps ?? cfg.reps)) {
+      if (cfg.rate && rep < (cfg.latencyReps ?? first + cfg.reps)) {
         const l = await once(r, cfg.latencyMs, cfg.rate);
         lat = { p50: l.p50, p99: l.p99, pacedReach: l.reach };
       }

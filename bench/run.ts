@@ -3,7 +3,7 @@
 // and writes bench/RESULTS.md (and bench/results/last_run.json).
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
 import { ALL_IDS, type Target, TARGETS, withFixedYoungGeneration } from "./_targets.ts";
-import { churn, echo, fanout, idle, medians, type Running, stall } from "./_scenarios.ts";
+import { churn, echo, fanout, idle, medians, type Running, type Samples, stall } from "./_scenarios.ts";
 import { writeReport } from "./_report.ts";
 
 const args = new Set(Deno.args);
@@ -53,6 +53,7 @@ const PLAN = full
     // Saturating fan-out windows are short and vary by ±15 % on this kind of machine: more of them (the
     // paced latency phase, four times as long, runs in the first `reps` only).
     fanoutReps: 11,
+    fanoutGenerations: 3,
     fanout: [
       {
         clients: 32,
@@ -145,6 +146,7 @@ const PLAN = full
   : {
     reps: 3,
     fanoutReps: 3,
+    fanoutGenerations: 1,
     fanout: [
       {
         clients: 32,
@@ -334,26 +336,40 @@ try {
   await guarded("fanout", async () => {
     results.fanout = [];
     for (const cfg of PLAN.fanout) {
-      const running = await startAll(cfg.ids);
-      try {
-        log(`fan-out ${cfg.clients} clients × ${cfg.bytes} B`);
-        const samples = await fanout(worker, running, {
-          ...cfg,
-          reps: repsArg ? PLAN.reps : PLAN.fanoutReps,
-          latencyReps: PLAN.reps,
-        });
-        const peak = Object.fromEntries(
-          running.map((r) => [r.target.id, r.server.hwmKiB() / 1024]),
-        );
-        results.fanout.push({
-          ...cfg,
-          med: medians(samples),
-          samples,
-          peakMiB: peak,
-        });
-      } finally {
-        for (const r of running) await r.server.stop();
+      log(`fan-out ${cfg.clients} clients × ${cfg.bytes} B`);
+      // The repetitions are split over PLAN.fanoutGenerations sets of fresh server processes and
+      // connections: a server process (or its set of connections) can be a few percent faster or slower
+      // than another running the same code for its whole life, which more repetitions of one process
+      // cannot average out.
+      const reps = repsArg ? PLAN.reps : PLAN.fanoutReps;
+      const generations = Math.min(PLAN.fanoutGenerations, reps);
+      const samples: Samples = {};
+      const peak: Record<string, number> = {};
+      for (let g = 0, first = 0; g < generations; g++) {
+        const count = Math.round((reps * (g + 1)) / generations) - first;
+        const running = await startAll(cfg.ids);
+        try {
+          const part = await fanout(worker, running, {
+            ...cfg,
+            reps: count,
+            firstRep: first,
+            latencyReps: PLAN.reps,
+          });
+          for (const [id, list] of Object.entries(part)) (samples[id] ??= []).push(...list);
+          for (const r of running) {
+            peak[r.target.id] = Math.max(peak[r.target.id] ?? 0, r.server.hwmKiB() / 1024);
+          }
+        } finally {
+          for (const r of running) await r.server.stop();
+        }
+        first += count;
       }
+      results.fanout.push({
+        ...cfg,
+        med: medians(samples),
+        samples,
+        peakMiB: peak,
+      });
     }
   });
   await guarded("echo", async () => {
