@@ -77,17 +77,17 @@ async function waitDelivered(
  * again, a server without one (raw Deno with `idleTimeout: 0`) never does:
  * so every fan-out window starts with a round for every target, and all of
  * them are measured with their peers in the same state. Returns how many
- * clients answered.
+ * clients of `group` answered within `maxMs`.
  */
-async function heartbeatRound(
+export async function heartbeatRound(
   worker: Worker,
-  r: Running,
+  server: Server,
   group: string,
   clients: number,
   maxMs = 5000,
 ): Promise<number> {
   const before = (await worker.request({ op: "stats", group })).pongs as number;
-  await r.server.ctl("/ctl/ping");
+  await server.ctl("/ctl/ping");
   const start = performance.now();
   let pongs = before;
   while (performance.now() - start < maxMs) {
@@ -143,7 +143,7 @@ export async function fanout(
   }
   const once = async (r: Running, ms: number, rate: number) => {
     const group = r.target.id;
-    const answered = await heartbeatRound(worker, r, group, cfg.clients);
+    const answered = await heartbeatRound(worker, r.server, group, cfg.clients);
     if (answered < cfg.clients) {
       throw new Error(`${group}: ${answered} of ${cfg.clients} clients answered the heartbeat round`);
     }

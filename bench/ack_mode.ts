@@ -8,21 +8,17 @@
 // and the sending server's CPU per delivered frame follows.
 //
 // Options: --clients=N (1000), --bytes=N (1024), --windows=N (5).
-import { Server, sleep, Worker } from "./_proc.ts";
+import { Server, Worker } from "./_proc.ts";
+import { heartbeatRound } from "./_scenarios.ts";
 
 const arg = (name: string, fallback: number) =>
-  Number(
-    Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ??
-      fallback,
-  );
+  Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const clients = arg("clients", 1000);
 const bytes = arg("bytes", 1024);
 const windows = arg("windows", 5);
 
 /** How many ESTABLISHED sockets towards `port` are in pingpong mode, of how many. */
-async function pingpong(
-  port: number,
-): Promise<{ pingpong: number; of: number }> {
+async function pingpong(port: number): Promise<{ pingpong: number; of: number }> {
   const text = await Deno.readTextFile("/proc/net/tcp");
   let on = 0;
   let of = 0;
@@ -37,50 +33,34 @@ async function pingpong(
   return { pingpong: on, of };
 }
 
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
 const env = { ...Deno.env.toObject(), IDLE: "0" };
-const server = await Server.start([
-  "deno",
-  "run",
-  "-A",
-  "bench/servers/deno_raw.ts",
-], env);
+const server = await Server.start(["deno", "run", "-A", "bench/servers/deno_raw.ts"], env);
 const worker = new Worker(env);
 try {
   const url = `ws://127.0.0.1:${server.port}/ws`;
-  const res = await worker.request({
-    op: "connect",
-    group: "g",
-    kind: "ws",
-    urls: [url],
-    n: clients,
-  });
-  if (res.failed) {
-    throw new Error(`${res.failed} of ${clients} connections failed`);
-  }
+  const res = await worker.request({ op: "connect", group: "g", kind: "ws", urls: [url], n: clients });
+  if (res.failed) throw new Error(`${res.failed} of ${clients} connections failed`);
   const batch = Math.max(1, Math.round(2048 / clients));
-  const measure = async () => {
+  const measure = async (): Promise<Spread> => {
     const list: number[] = [];
     for (let i = 0; i < windows; i++) {
       await worker.request({ op: "reset", group: "g", every: 0 });
       const cpu0 = server.cpu();
-      const op = await server.ctl(
-        `/ctl/fanout?ms=1000&bytes=${bytes}&batch=${batch}&limit=65536`,
-      ) as {
+      const op = await server.ctl(`/ctl/fanout?ms=1000&bytes=${bytes}&batch=${batch}&limit=65536`) as {
         broadcasts: number;
       };
       list.push(((server.cpu() - cpu0) * 1e6) / (op.broadcasts * clients));
     }
     list.sort((a, b) => a - b);
-    return {
-      median: list[list.length >> 1],
-      min: list[0],
-      max: list[list.length - 1],
-    };
+    return { median: list[list.length >> 1], min: list[0], max: list[list.length - 1] };
   };
-  const show = (
-    label: string,
-    r: { median: number; min: number; max: number },
-  ) =>
+  const show = (label: string, r: Spread) =>
     console.log(
       `${label}: ${r.median.toFixed(2)} µs of server CPU per delivered frame ` +
         `(${r.min.toFixed(2)}–${r.max.toFixed(2)} over ${windows} windows)`,
@@ -88,18 +68,9 @@ try {
   console.log(`clients in pingpong mode before:`, await pingpong(server.port));
   const before = await measure();
   show("before", before);
-  await server.ctl("/ctl/ping");
-  const deadline = performance.now() + 5000;
-  while (
-    (await worker.request({ op: "stats", group: "g" })).pongs < clients &&
-    performance.now() < deadline
-  ) {
-    await sleep(5);
-  }
-  console.log(
-    `clients in pingpong mode after one answered ping:`,
-    await pingpong(server.port),
-  );
+  const answered = await heartbeatRound(worker, server, "g", clients);
+  console.log(`${answered} of ${clients} clients answered one ping`);
+  console.log(`clients in pingpong mode after:`, await pingpong(server.port));
   const after = await measure();
   show("after", after);
   console.log(`after ÷ before: ${(after.median / before.median).toFixed(2)}×`);

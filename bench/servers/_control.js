@@ -43,8 +43,7 @@ export function isPong(text) {
  */
 export function createControl(impl) {
   let busy = false;
-  const broadcast = impl.broadcast ??
-    ((t, pad) => impl.sendAll(fanoutFrame(t, pad)));
+  const broadcast = impl.broadcast ?? ((t, pad) => impl.sendAll(fanoutFrame(t, pad)));
 
   async function fanout(q) {
     const ms = Number(q.get("ms") ?? 1000);
@@ -101,12 +100,12 @@ export function createControl(impl) {
       }
       case "/ctl/ping":
         // One heartbeat round: every client answers, which puts its TCP socket in the
-        // kernel's interactive ("pingpong") mode for good (see bench/README.md), as a
-        // heartbeat of any server does; the runner asks every server for one so that
-        // all of them are compared with their peers in the same state.
+        // kernel's interactive ("pingpong") mode (see bench/README.md), as a heartbeat of
+        // any server does; the runner asks every server for one before each fan-out
+        // window so that all of them are compared with their peers in the same state.
         if (impl.ping) impl.ping();
         else impl.sendAll(PING);
-        return { sent: true };
+        return { ok: true };
       case "/ctl/stats":
         return impl.stats();
       case "/ctl/gc":
