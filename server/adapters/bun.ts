@@ -220,7 +220,7 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
       backpressureLimit: native ? maxBufferedBytes + maxMessageBytes : maxBufferedBytes,
       open(ws) {
         const data = ws.data as UpgradeData;
-        data.raw = ws;
+        data.wrap(ws);
         data.session.attach(data);
         data.session.opened();
       },

@@ -101,10 +101,7 @@ export function honoWebSocket<T>(
         bind(ws);
         const { code, reason } = event;
         // Bun runs this synchronously inside our own close(); see reportBunClose.
-        reportBunClose(
-          socket as { closing?: boolean } | undefined,
-          () => session.closed(bunCloseCode(code, reason), reason),
-        );
+        reportBunClose(socket, () => session.closed(bunCloseCode(code, reason), reason));
       },
       onError: (event, ws) => {
         bind(ws);

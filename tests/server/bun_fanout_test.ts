@@ -28,6 +28,8 @@ interface FanoutServer {
   opens: Counter;
   closes: Counter;
   closeInfos: CloseInfo[];
+  /** The connection's `readyState` (kept by the adapter's wrapper) and Bun's own, as the close handler saw them. */
+  statesAtClose: { kept: number; bun: number }[];
   /** Calls of the native publish (0 when every broadcast took the loop). */
   publishes(): number;
   stop(): Promise<void>;
@@ -41,6 +43,7 @@ function serve(
   const opens = new Counter();
   const closes = new Counter();
   const closeInfos: CloseInfo[] = [];
+  const statesAtClose: { kept: number; bun: number }[] = [];
   const endpoint = createEndpoint({
     logger: silentLogger,
     heartbeat: false,
@@ -49,7 +52,10 @@ function serve(
       conns.push(conn);
       opens.add();
     },
-    close(_conn, info) {
+    close(conn, info) {
+      const socket =
+        (conn as unknown as { socket: { readyState: number; raw: { readyState: number } } }).socket;
+      statesAtClose.push({ kept: socket.readyState, bun: socket.raw.readyState });
       closeInfos.push(info);
       closes.add();
     },
@@ -77,6 +83,7 @@ function serve(
     opens,
     closes,
     closeInfos,
+    statesAtClose,
     publishes() {
       spy();
       return publishes;
@@ -205,6 +212,50 @@ test("bun native fan-out: a dead peer in the snapshot is evicted and not counted
     await server.closes.reach(3, 5_000, "every close handler");
     assert.equal(server.closes.value, 3, "cleanup ran once per connection");
   } finally {
+    await server.stop();
+  }
+}, { only: "bun" });
+
+// The pre-publish check reads the `readyState` the adapter keeps instead of
+// calling into Bun for each target; this is what makes that exact.
+test("bun: the readyState the adapter keeps is Bun's own, however a connection ends", async () => {
+  const server = serve({ maxMessageBytes: 1024 });
+  const raw: net.Socket[] = [];
+  try {
+    const clean = await openClient(server.url);
+    const tooBig = await openClient(server.url);
+    const closedByServer = await openClient(server.url);
+    const response = await rawRequest(server.port);
+    assert.equal(response.status, 101);
+    raw.push(response.socket);
+    const atShutdown = await openClient(server.url);
+    await server.opens.reach(5, 5_000, "five opens");
+    for (const conn of server.conns) {
+      const socket =
+        (conn as unknown as { socket: { readyState: number; raw: { readyState: number } } }).socket;
+      assert.deepEqual([socket.readyState, socket.raw.readyState], [1, 1], "expected both open while open");
+    }
+    await clean.close();
+    await server.closes.reach(1, 5_000, "the clean close");
+    tooBig.send("x".repeat(2048)); // past maxMessageBytes: Bun closes it itself
+    assert.equal((await tooBig.closedWithin()).code, 1009);
+    await server.closes.reach(2, 5_000, "Bun's own close");
+    server.conns[2].close(4000, "bye");
+    assert.equal((await closedByServer.closedWithin()).code, 4000);
+    response.socket.destroy(); // the peer vanishes: no Close frame
+    await server.closes.reach(4, 5_000, "the vanished peer");
+    assert.deepEqual(server.hub.broadcast("left"), { delivered: 1, dropped: 0 });
+    assert.equal(await atShutdown.nextRaw(), "left");
+    await server.endpoint.shutdown({ deadlineMs: 2_000 });
+    assert.equal((await atShutdown.closedWithin()).code, 1001);
+    assert.deepEqual(server.closeInfos.map((info) => info.code), [1000, 1009, 4000, 1006, 1001]);
+    assert.deepEqual(
+      server.statesAtClose,
+      Array.from({ length: 5 }, () => ({ kept: 3, bun: 3 })),
+      "expected the kept state closed whenever Bun's is, in every close handler",
+    );
+  } finally {
+    for (const socket of raw) await destroy(socket);
     await server.stop();
   }
 }, { only: "bun" });
