@@ -407,9 +407,22 @@ export function writeReport(r: Any): string {
       "KiB",
     );
     const notes: string[] = [];
+    const after = largest?.med[OURS[rt]]?.perConnAfterBroadcastKiB -
+      largest?.med[RAW[rt]]?.perConnAfterBroadcastKiB;
+    if (rt === "bun" && Number.isFinite(after)) {
+      const vsPublish = largest!.med[OURS[rt]].perConnAfterBroadcastKiB -
+        largest!.med["bun-publish"]?.perConnAfterBroadcastKiB;
+      notes.push(
+        `after one broadcast to the room (each socket then holds the room's Bun topic, which a raw publish() ` +
+          `server pays at open): ${after.toFixed(2)} KiB` +
+          (Number.isFinite(vsPublish) ? `, vs publish() server ${vsPublish.toFixed(2)} KiB` : ""),
+      );
+    } else if (Number.isFinite(after)) {
+      notes.push(`after one broadcast to the room: ${after.toFixed(2)} KiB`);
+    }
     if (rt === "bun" && largest?.med["bun-publish"]) {
       notes.push(
-        `vs publish() server (its sockets hold a topic too): ${
+        `idle, vs publish() server (its sockets hold a topic from open on): ${
           (largest.med[OURS[rt]].perConnKiB -
             largest.med["bun-publish"].perConnKiB).toFixed(2)
         } KiB`,
@@ -672,7 +685,11 @@ export function writeReport(r: Any): string {
     out.push(
       "A fresh server per repetition; resident memory before and after opening N connections (after a GC " +
         "where the runtime exposes one), divided by N; then server CPU over an idle window with the heartbeat " +
-        "on (steadysocket's defaults: ping after 25 s of silence, one sweep timer).",
+        "on (steadysocket's defaults: ping after 25 s of silence, one sweep timer). Every connection is in one " +
+        "room (steadysocket) or topic (publish() servers). Last, one broadcast to all of them, which every " +
+        'client answers, and the memory again ("after a broadcast"): what a connection costs once a room is ' +
+        "published to (on Bun, steadysocket subscribes a room's sockets to its topic at the room's first " +
+        "broadcast).",
       "",
     );
     for (const c of r.idle) {
@@ -686,6 +703,10 @@ export function writeReport(r: Any): string {
           TARGETS[id]?.runtime === "bun" && c.med["bun-publish"]
             ? (s.perConnKiB - c.med["bun-publish"].perConnKiB).toFixed(2)
             : "—",
+          Number.isFinite(s.perConnAfterBroadcastKiB) ? s.perConnAfterBroadcastKiB.toFixed(2) : "—",
+          base && Number.isFinite(s.perConnAfterBroadcastKiB)
+            ? (s.perConnAfterBroadcastKiB - c.med[base]?.perConnAfterBroadcastKiB).toFixed(2)
+            : "—",
           s.rssMiB.toFixed(1),
           (s.idleCpu * 100).toFixed(2) + " %",
           `${s.opened}${s.failed ? ` (${s.failed} failed)` : ""}`,
@@ -697,6 +718,8 @@ export function writeReport(r: Any): string {
           "KiB per connection",
           "extra vs raw KiB",
           "extra vs publish() KiB",
+          "KiB after a broadcast",
+          "extra vs raw after KiB",
           "RSS MiB",
           "idle CPU",
           "opened",

@@ -328,8 +328,18 @@ export async function idle(
         const cpu0 = server.cpu();
         await sleep(cfg.cpuMs);
         const cpu = (server.cpu() - cpu0) / (cfg.cpuMs / 1000);
+        // Then one broadcast to the room (a heartbeat round, answered by every
+        // client): from here on each connection holds what a server that
+        // publishes to it holds, such as a Bun topic subscription, which
+        // steadysocket makes at a room's first broadcast rather than at join.
+        const answered = await heartbeatRound(worker, server, group, res.ok, 20_000);
+        await server.ctl("/ctl/gc");
+        await sleep(200);
+        const rss2 = server.rssKiB();
         samples[t.id].push({
           perConnKiB: (rss1 - rss0) / res.ok,
+          perConnAfterBroadcastKiB: (rss2 - rss0) / res.ok,
+          answered,
           rssMiB: rss1 / 1024,
           idleCpu: cpu,
           opened: res.ok,

@@ -57,10 +57,13 @@ export interface NativeFanout {
 
 /**
  * The topic of a broadcast to everyone; room topics start with "#", so none
- * can collide. Connections are subscribed to it from the first such
- * broadcast on: a topic costs the runtime memory per socket (Bun: about
- * 260 B for a socket's first topic, 100 B for each further one), which an
- * application that only uses rooms or direct sends need not pay.
+ * can collide. A topic costs the runtime memory per socket (Bun: about
+ * 260 B for a socket's first topic, 100 B for each further one), so
+ * connections are subscribed to one only once it is published to: to this
+ * one from the first broadcast to everyone on, to a room's from the first
+ * broadcast to that room the fan-out serves (one with at least two members
+ * to reach). A room used for membership or one-member sends, such as a
+ * room per user, costs no topic.
  */
 const EVERYONE = "*";
 
@@ -132,6 +135,8 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   #unsubscribed = 0;
   /** Whether the connections in the fan-out are subscribed to {@linkcode EVERYONE} (from the first broadcast to all). */
   #everyone = false;
+  /** Rooms whose members in the fan-out are subscribed to the room's topic (from its first native publish on). */
+  #topics = new Set<string>();
 
   /**
    * Installs a native fan-out (adapters do, before any connection opens).
@@ -228,7 +233,9 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       this.#rooms.set(room, members);
     }
     members.add(conn);
-    if (conn.subscribed && this.fanout !== undefined) this.fanout.subscribe(conn.socket!, "#" + room);
+    if (conn.subscribed && this.fanout !== undefined && this.#topics.has(room)) {
+      this.fanout.subscribe(conn.socket!, "#" + room);
+    }
   }
 
   /** Takes a connection out of a room; idempotent. */
@@ -244,8 +251,13 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       joined.delete(room);
       if (joined.size === 0) conn.joined = undefined;
     }
-    if (conn.subscribed && this.fanout !== undefined) this.fanout.unsubscribe(conn.socket!, "#" + room);
-    if (members.size === 0) this.#rooms.delete(room);
+    if (conn.subscribed && this.fanout !== undefined && this.#topics.has(room)) {
+      this.fanout.unsubscribe(conn.socket!, "#" + room);
+    }
+    if (members.size === 0) {
+      this.#rooms.delete(room);
+      this.#topics.delete(room);
+    }
   }
 
   /**
@@ -274,12 +286,15 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       else skipMany = new Set(except as Iterable<Connection<T>>);
     }
     const fanout = this.fanout;
+    const room = options?.room;
     if (
       fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1 &&
-      (options?.room !== undefined || this.#everyone || this.#subscribeEveryone(fanout)) &&
+      (room === undefined
+        ? this.#everyone || this.#subscribeEveryone(fanout)
+        : this.#topics.has(room) || this.#subscribeRoom(fanout, room, list)) &&
       fanout.accepts(message)
     ) {
-      return this.#publish(fanout, message, options?.room, list, skipOne as ServerConnection<T> | undefined);
+      return this.#publish(fanout, message, room, list, skipOne as ServerConnection<T> | undefined);
     }
     let delivered = 0;
     let dropped = 0;
@@ -307,10 +322,20 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
    */
   #subscribeEveryone(fanout: NativeFanout): boolean {
     this.#everyone = true;
+    return this.#subscribeAll(fanout, EVERYONE, this.#all.snapshot());
+  }
+
+  /** Subscribes a room's members to its topic, once per room (as {@linkcode #subscribeEveryone}). */
+  #subscribeRoom(fanout: NativeFanout, room: string, members: readonly ServerConnection<T>[]): boolean {
+    this.#topics.add(room);
+    return this.#subscribeAll(fanout, "#" + room, members);
+  }
+
+  #subscribeAll(fanout: NativeFanout, topic: string, conns: readonly ServerConnection<T>[]): boolean {
     let all = true;
-    for (const conn of this.#all.snapshot()) {
+    for (const conn of conns) {
       if (!conn.subscribed) continue;
-      if (fanout.subscribe(conn.socket!, EVERYONE)) continue;
+      if (fanout.subscribe(conn.socket!, topic)) continue;
       conn.subscribed = false;
       this.#unsubscribed++;
       all = false;

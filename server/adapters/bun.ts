@@ -90,9 +90,10 @@ export interface BunHandlersOptions {
    * How `hub.broadcast` writes: `"native"` (default) through Bun's
    * `server.publish`, about 4× faster than a send loop, or `"loop"`, one
    * checked `send` per peer. The native fan-out costs Bun memory per socket
-   * for its topics (about 260 B for the first, 100 B for each further one):
-   * a room's topic from the join on, the everyone-topic from the first
-   * broadcast to everyone on.
+   * for its topics (about 260 B for the first, 100 B for each further one),
+   * each from its first publish on: a room's from the first broadcast to the
+   * room with at least two members to reach (later members subscribe at
+   * join), the everyone-topic from the first broadcast to everyone.
    *
    * `"native"` keeps the loop's guarantees: the targets are checked before
    * the publish (a closed one is evicted, one with more than

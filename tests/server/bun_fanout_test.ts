@@ -216,6 +216,41 @@ test("bun native fan-out: a dead peer in the snapshot is evicted and not counted
   }
 }, { only: "bun" });
 
+test("bun native fan-out: a room's topic is subscribed from its first broadcast, not at join", async () => {
+  const server = serve();
+  try {
+    const a = await openClient(server.url);
+    const b = await openClient(server.url);
+    await server.opens.reach(2, 5_000, "two opens");
+    server.publishes();
+    const [ca, cb] = server.conns;
+    const subscribed = (conn: Connection, topic: string) =>
+      (conn as unknown as { socket: { raw: { isSubscribed(topic: string): boolean } } }).socket.raw
+        .isSubscribed(topic);
+    ca.join("solo");
+    ca.join("r");
+    cb.join("r");
+    assert.deepEqual([subscribed(ca, "#r"), subscribed(cb, "#r")], [false, false], "no topic at join");
+    assert.deepEqual(server.hub.broadcast("one", { room: "solo" }), { delivered: 1, dropped: 0 });
+    assert.equal(subscribed(ca, "#solo"), false, "a one-member room takes the loop, without a topic");
+    assert.deepEqual(server.hub.broadcast("two", { room: "r" }), { delivered: 2, dropped: 0 });
+    assert.deepEqual([subscribed(ca, "#r"), subscribed(cb, "#r")], [true, true]);
+    assert.equal(server.publishes(), 1);
+    assert.equal(await a.nextRaw(), "one");
+    assert.equal(await a.nextRaw(), "two");
+    assert.equal(await b.nextRaw(), "two");
+    const c = await openClient(server.url);
+    await server.opens.reach(3, 5_000, "a third open");
+    server.conns[2].join("r");
+    assert.equal(subscribed(server.conns[2], "#r"), true, "a later member subscribes at join");
+    assert.deepEqual(server.hub.broadcast("three", { room: "r" }), { delivered: 3, dropped: 0 });
+    assert.equal(await c.nextRaw(), "three");
+    await Promise.all([a.close(), b.close(), c.close()]);
+  } finally {
+    await server.stop();
+  }
+}, { only: "bun" });
+
 // The pre-publish check reads the `readyState` the adapter keeps instead of
 // calling into Bun for each target; this is what makes that exact.
 test("bun: the readyState the adapter keeps is Bun's own, however a connection ends", async () => {

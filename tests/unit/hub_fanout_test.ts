@@ -66,23 +66,60 @@ test("native fan-out: subscriptions follow open, join, leave and cleanup", async
   const { ep, fanout } = setup();
   const a = await openFake(ep);
   const b = await openFake(ep);
-  // Nobody pays for the everyone-topic until the first broadcast to everyone.
+  // Nobody pays for a topic until it is published to.
   assert.deepEqual(fanout.of(a.socket), []);
   a.conn.join("r");
   a.conn.join("*");
-  assert.deepEqual(fanout.of(a.socket), ["#*", "#r"]);
+  b.conn.join("r");
+  assert.deepEqual(fanout.of(a.socket), [], "expected no topic at join");
+  ep.hub.broadcast("to r", { room: "r" });
+  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["#r"]);
+  assert.deepEqual(fanout.of(a.socket), ["#r"], "expected the room's topic from its first broadcast on");
+  assert.deepEqual(fanout.of(b.socket), ["#r"]);
   ep.hub.broadcast("to all");
-  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["*"]);
-  assert.deepEqual(fanout.of(a.socket), ["#*", "#r", "*"], "room topics cannot collide with everyone's");
-  assert.deepEqual(fanout.of(b.socket), ["*"]);
+  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["#r", "*"]);
+  assert.deepEqual(fanout.of(a.socket), ["#r", "*"], "room topics cannot collide with everyone's");
+  assert.deepEqual(fanout.of(b.socket), ["#r", "*"]);
+  ep.hub.broadcast("to the room named *", { room: "*" });
+  assert.deepEqual(fanout.of(a.socket), ["#r", "*"], "a one-member room takes the loop and costs no topic");
+  assert.deepEqual(a.socket.sent, ["to r", "to all", "to the room named *"]);
   const c = await openFake(ep);
   assert.deepEqual(fanout.of(c.socket), ["*"], "expected later connections subscribed at once");
+  c.conn.join("r");
+  assert.deepEqual(fanout.of(c.socket), ["#r", "*"], "and to a room's topic at join once it has one");
   a.conn.leave("r");
-  assert.deepEqual(fanout.of(a.socket), ["#*", "*"]);
+  assert.deepEqual(fanout.of(a.socket), ["*"]);
   a.session.closed(1000, "");
   assert.deepEqual(fanout.of(a.socket), []);
   assert.deepEqual(ep.hub.broadcast("again"), { delivered: 2, dropped: 0 });
-  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["*", "*"], "expected the publish path still taken");
+  assert.deepEqual(
+    fanout.publishes.map((p) => p.topic),
+    ["#r", "*", "*"],
+    "expected the publish path still taken",
+  );
+  // An emptied room loses its topic; a new room of that name starts without one.
+  b.conn.leave("r");
+  c.conn.leave("r");
+  b.conn.join("r");
+  c.conn.join("r");
+  assert.deepEqual(fanout.of(b.socket), ["*"]);
+  assert.deepEqual(ep.hub.broadcast("new r", { room: "r" }), { delivered: 2, dropped: 0 });
+  assert.deepEqual(fanout.of(c.socket), ["#r", "*"]);
+});
+
+test("native fan-out: a socket the runtime refuses at a room's first broadcast leaves the fan-out", async () => {
+  const { ep, fanout } = setup();
+  const [a, b, c] = [await openFake(ep), await openFake(ep), await openFake(ep)];
+  for (const x of [a, b, c]) x.conn.join("r");
+  const subscribe = fanout.subscribe.bind(fanout);
+  fanout.subscribe = (socket, topic) => socket === b.socket ? false : subscribe(socket, topic);
+  assert.deepEqual(ep.hub.broadcast("m", { room: "r" }), { delivered: 3, dropped: 0 });
+  assert.equal(fanout.publishes.length, 0, "expected the loop while a connection is outside the fan-out");
+  b.session.closed(1000, "");
+  assert.deepEqual(ep.hub.broadcast("n", { room: "r" }), { delivered: 2, dropped: 0 });
+  assert.deepEqual(fanout.publishes.map((p) => p.topic), ["#r"]);
+  assert.deepEqual(a.socket.sent, ["m", "n"]);
+  assert.deepEqual(c.socket.sent, ["m", "n"]);
 });
 
 test("native fan-out: a socket the runtime refuses at the first broadcast to all leaves the fan-out", async () => {
