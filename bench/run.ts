@@ -136,6 +136,12 @@ const PLAN = full
       ms: 8000,
       reps: 3,
     },
+    // Fan-out with the baseline and ours in one process (bench/same_process.ts).
+    sameProcess: {
+      sizes: [[32, 20], [32, 1024], [1000, 20], [1000, 1024]],
+      reps: 9,
+      ms: 700,
+    },
     sweep: { conns: 100_000, sweeps: 50 },
     overhead: { conns: 20_000, ms: 300 },
     client: {
@@ -190,6 +196,7 @@ const PLAN = full
       ms: 5000,
       reps: 1,
     },
+    sameProcess: { sizes: [[1000, 20]], reps: 3, ms: 300 },
     sweep: { conns: 100_000, sweeps: 20 },
     overhead: { conns: 10_000, ms: 100 },
     client: {
@@ -313,8 +320,8 @@ async function machine() {
 }
 
 /** An in-process benchmark script that prints one JSON line. */
-async function script(cmd: string[]): Promise<unknown> {
-  const out = await run(cmd, baseEnv);
+async function script(cmd: string[], env: Record<string, string> = baseEnv): Promise<unknown> {
+  const out = await run(cmd, env);
   const line = out.trim().split("\n").filter((l) => l.startsWith("{")).pop();
   if (!line) throw new Error(`${cmd.join(" ")} printed no JSON`);
   return JSON.parse(line);
@@ -439,6 +446,21 @@ try {
 } finally {
   await worker.stop();
 }
+await guarded("same_process", async () => {
+  const c = PLAN.sameProcess;
+  const env = { ...baseEnv, CLIENT_PIN: pinning.clients.join(" ") };
+  results.sameProcess = { bun: [], deno: [] };
+  for (const [clients, bytes] of c.sizes) {
+    const a = [String(clients), String(bytes), String(c.reps), String(c.ms)];
+    log(`same process, ${clients} clients × ${bytes} B`);
+    results.sameProcess.deno.push(
+      await script([...pinning.server, "deno", "run", "-A", "bench/same_process.ts", ...a], env),
+    );
+    results.sameProcess.bun.push(
+      await script([...pinning.server, "bun", "bench/same_process.ts", ...a], env),
+    );
+  }
+});
 await guarded("sweep", async () => {
   const a = [String(PLAN.sweep.conns), String(PLAN.sweep.sweeps)];
   results.sweep = {

@@ -1,0 +1,285 @@
+// Fan-out in one process: the raw runtime's servers and steadysocket's side by
+// side in the same process, the same clients (a child process) connected to
+// each, measured in alternating windows as server CPU per delivered frame.
+// The servers share the process's heap, JIT, scheduler and the machine's
+// noise in the same seconds, so the ratio shows what the library adds per
+// frame more precisely than separate server processes can (whose windows on
+// this kind of machine differ by ±15 % between two copies of one server).
+// A window ends once every client has answered a ping sent after its last
+// frame, so it counts delivered frames and the CPU of writing them. Prints
+// one JSON line.
+//
+//   deno run -A bench/same_process.ts [clients=1000] [bytes=20] [reps=9] [ms=1000]
+//   bun bench/same_process.ts [clients=1000] [bytes=20] [reps=9] [ms=1000]
+//
+// Bun: raw `Bun.serve` with a JS send loop and with `publish()`, against
+// steadysocket's native fan-out (a room). Deno: raw `Deno.serve` at its
+// default `idleTimeout` and with `idleTimeout: 0` (the setting our adapter
+// uses), against steadysocket (a room). CLIENT_PIN (e.g.
+// "taskset -c 1") pins the clients' process; the runner pins this one.
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { createEndpoint } from "../server/mod.ts";
+import type { Connection } from "../server/mod.ts";
+import { bunHandlers } from "../server/adapters/bun.ts";
+import { denoHandler } from "../server/adapters/deno.ts";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+const argv: string[] = g.Deno ? g.Deno.args : process.argv.slice(2);
+const PING = '{"type":"ping"}';
+const PONG = '{"type":"pong"}';
+
+if (argv[0] === "--clients") {
+  // The clients: N sockets to each port; answer every ping envelope with a pong.
+  const n = Number(argv[1]);
+  for (const port of argv.slice(2).map(Number)) {
+    for (let i = 0; i < n; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      ws.onmessage = (event) => {
+        if (event.data === PING) ws.send(PONG);
+      };
+    }
+  }
+  setInterval(() => {}, 1 << 30);
+} else {
+  await main();
+}
+
+/** A server of the comparison: how it broadcasts, its worst backlog, and pongs received. */
+interface Side {
+  id: string;
+  port: number;
+  size(): number;
+  sendAll(frame: string): void;
+  maxBacklog(): number;
+  pongs(): number;
+}
+
+async function main(): Promise<void> {
+  const clients = Number(argv[0] ?? 1000);
+  const bytes = Number(argv[1] ?? 20);
+  const reps = Number(argv[2] ?? 9);
+  const ms = Number(argv[3] ?? 1000);
+  const sides = g.Bun ? bunSides() : denoSides();
+  const [cmd, ...pin] = [...(process.env.CLIENT_PIN ?? "").split(" ").filter(Boolean)];
+  const runtime = g.Bun ? process.execPath : g.Deno.execPath();
+  const clientArgs = g.Bun
+    ? [import.meta.filename ?? new URL(import.meta.url).pathname]
+    : ["run", "-A", new URL(import.meta.url).pathname];
+  const child = cmd === undefined
+    ? spawn(runtime, [...clientArgs, "--clients", String(clients), ...sides.map((s) => String(s.port))], {
+      stdio: "ignore",
+    })
+    : spawn(cmd, [
+      ...pin,
+      runtime,
+      ...clientArgs,
+      "--clients",
+      String(clients),
+      ...sides.map((s) => String(s.port)),
+    ], { stdio: "ignore" });
+  try {
+    await until(() => sides.every((s) => s.size() === clients), 30_000, "every client to connect");
+    const pad = "x".repeat(bytes);
+    const cpuPerFrame: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.id, []]));
+    for (let rep = -1; rep < reps; rep++) {
+      // Rotated and reversed from one repetition to the next, as in the runner.
+      const order = rep % 2 === 0 ? [...sides].reverse() : sides;
+      const k = ((rep % order.length) + order.length) % order.length;
+      for (const side of [...order.slice(k), ...order.slice(0, k)]) {
+        // A heartbeat round first: every client answers a ping, so all peers
+        // acknowledge alike (see bench/README.md).
+        await pingRound(side, clients);
+        const us = await window(side, pad, clients, ms);
+        if (rep >= 0) cpuPerFrame[side.id].push(us); // rep -1 warms up
+      }
+    }
+    const median = (v: number[]) => {
+      const s = [...v].sort((a, b) => a - b);
+      return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const ours = cpuPerFrame["steady"];
+    const vs: Record<string, number> = {};
+    for (const side of sides) {
+      if (side.id === "steady") continue;
+      // baseline ÷ ours per repetition (≥ 1: we spend no more CPU per frame), then the median.
+      vs[side.id] = median(cpuPerFrame[side.id].map((base, i) => base / ours[i]));
+    }
+    console.log(JSON.stringify({
+      runtime: g.Bun ? "bun" : "deno",
+      clients,
+      bytes,
+      reps,
+      ms,
+      cpuUsPerFrame: Object.fromEntries(Object.entries(cpuPerFrame).map(([id, v]) => [id, median(v)])),
+      samples: cpuPerFrame,
+      baselineOverOurs: vs,
+    }));
+  } finally {
+    child.kill();
+  }
+  process.exit(0);
+}
+
+/** One saturating window with the runner's flow-control rule; server CPU µs per delivered frame. */
+async function window(side: Side, pad: string, clients: number, ms: number): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  let broadcasts = 0;
+  while (performance.now() - start < ms) {
+    if (side.maxBacklog() > 65536) {
+      await sleep(1);
+      continue;
+    }
+    for (let i = 0; i < 16; i++) {
+      side.sendAll('{"type":"f","t":' + performance.now().toFixed(3) + ',"p":"' + pad + '"}');
+    }
+    broadcasts += 16;
+    await yieldNow();
+  }
+  // Until every client has answered a ping sent after the last frame: each
+  // one has received the window's frames then, and the CPU of writing them
+  // out (Bun queues small frames past the window) is in this window's figure.
+  await pingRound(side, clients);
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / (broadcasts * clients);
+}
+
+function steadyEndpoint() {
+  return createEndpoint({
+    origins: "any",
+    maxConnections: 1_000_000,
+    maxConnectionsPerAddress: 1_000_000,
+    rateLimit: { perSecond: 1e9, burst: 1e9 },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    open(conn) {
+      conn.join("r");
+    },
+  });
+}
+
+function steadySide(endpoint: ReturnType<typeof steadyEndpoint>, port: number): Side {
+  return {
+    id: "steady",
+    port,
+    size: () => endpoint.hub.size,
+    sendAll: (frame) => void endpoint.hub.broadcast(frame, { room: "r" }),
+    maxBacklog() {
+      let max = 0;
+      for (const conn of (endpoint.hub as unknown as { list(): Connection[] }).list()) {
+        const b = conn.bufferedAmount;
+        if (b > max) max = b;
+      }
+      return max;
+    },
+    pongs: () => endpoint.stats().messagesIn,
+  };
+}
+
+function bunSides(): Side[] {
+  // deno-lint-ignore no-explicit-any
+  type WS = any;
+  const raw = (mode: "loop" | "publish"): Side => {
+    const sockets = new Set<WS>();
+    let pongs = 0;
+    const server = g.Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req: Request, srv: WS) =>
+        srv.upgrade(req, { data: {} }) ? undefined : new Response("", { status: 400 }),
+      websocket: {
+        open(ws: WS) {
+          sockets.add(ws);
+          if (mode === "publish") ws.subscribe("r");
+        },
+        message(_ws: WS, data: string) {
+          if (data === PONG) pongs++;
+        },
+        close(ws: WS) {
+          sockets.delete(ws);
+        },
+      },
+    });
+    return {
+      id: mode,
+      port: server.port,
+      size: () => sockets.size,
+      sendAll(frame) {
+        if (mode === "publish") server.publish("r", frame);
+        else for (const ws of sockets) ws.send(frame);
+      },
+      maxBacklog() {
+        let max = 0;
+        for (const ws of sockets) {
+          const b = ws.getBufferedAmount();
+          if (b > max) max = b;
+        }
+        return max;
+      },
+      pongs: () => pongs,
+    };
+  };
+  const endpoint = steadyEndpoint();
+  const steady = g.Bun.serve({ port: 0, hostname: "127.0.0.1", ...bunHandlers(endpoint) });
+  return [raw("loop"), raw("publish"), steadySide(endpoint, steady.port)];
+}
+
+function denoSides(): Side[] {
+  const raw = (id: string, options: { idleTimeout?: number }): Side => {
+    const sockets = new Set<WebSocket>();
+    let pongs = 0;
+    const server = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req: Request) => {
+      const { socket, response } = g.Deno.upgradeWebSocket(req, options);
+      socket.onopen = () => sockets.add(socket);
+      socket.onmessage = (event: MessageEvent) => {
+        if (event.data === PONG) pongs++;
+      };
+      socket.onclose = () => sockets.delete(socket);
+      return response;
+    });
+    return {
+      id,
+      port: server.addr.port,
+      size: () => sockets.size,
+      sendAll(frame) {
+        for (const ws of sockets) ws.send(frame);
+      },
+      maxBacklog() {
+        let max = 0;
+        for (const ws of sockets) {
+          const b = ws.bufferedAmount;
+          if (b > max) max = b;
+        }
+        return max;
+      },
+      pongs: () => pongs,
+    };
+  };
+  const endpoint = steadyEndpoint();
+  const steady = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, denoHandler(endpoint));
+  return [raw("raw", {}), raw("raw0", { idleTimeout: 0 }), steadySide(endpoint, steady.addr.port)];
+}
+
+/** Pings every client and waits for all of their answers. */
+async function pingRound(side: Side, clients: number): Promise<void> {
+  const before = side.pongs();
+  side.sendAll(PING);
+  await until(() => side.pongs() - before >= clients, 20_000, `${side.id}'s clients to answer a ping`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function yieldNow(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+  const start = performance.now();
+  while (!done()) {
+    if (performance.now() - start > ms) throw new Error(`expected ${what} within ${ms} ms`);
+    await sleep(5);
+  }
+}
