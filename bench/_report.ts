@@ -238,11 +238,9 @@ export function writeReport(r: Any): string {
       "from `VmHWM` in `/proc/<pid>/status`.",
     `- Every figure is the median of ${r.plan?.reps ?? "?"} repetitions (fan-out throughput: ${
       r.plan?.fanoutReps ?? r.plan?.reps
-    } over ${
-      r.plan?.fanoutGenerations ?? 1
-    } set(s) of fresh server processes and connections, of which the first ${
-      r.plan?.reps ?? "?"
-    } also have the paced latency phase; echo: ${
+    } over ${r.plan?.fanoutGenerations ?? 1} set(s) of fresh server processes and connections, ${
+      r.plan?.latencyInEveryRep ? "each with" : `of which the first ${r.plan?.reps ?? "?"} also have`
+    } the paced latency phase; echo: ${
       (r.plan?.echo ?? []).map((e: Any) =>
         `${e.reps ?? r.plan?.reps} with ${e.conns} connection${e.conns === 1 ? "" : "s"}`
       )

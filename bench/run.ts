@@ -50,9 +50,10 @@ const PEERS_MEM = [
 const PLAN = full
   ? {
     reps: 7,
-    // Saturating fan-out windows are short and vary by ±15 % on this kind of machine: more of them (the
-    // paced latency phase, four times as long, runs in the first `reps` only).
+    // Saturating fan-out windows are short and vary by ±15 % on this kind of machine: more of them, each
+    // followed by a paced latency window (whose p99 varies even more from window to window).
     fanoutReps: 11,
+    latencyInEveryRep: true,
     fanoutGenerations: 3,
     fanout: [
       {
@@ -62,7 +63,7 @@ const PLAN = full
         ids: [...ALL_IDS, "bun-steady-loop"],
         ms: 500,
         rate: 500,
-        latencyMs: 2000,
+        latencyMs: 1200,
       },
       {
         clients: 32,
@@ -70,7 +71,7 @@ const PLAN = full
         ids: [...ALL_IDS, "bun-steady-loop"],
         ms: 500,
         rate: 500,
-        latencyMs: 2000,
+        latencyMs: 1200,
       },
       {
         clients: 1000,
@@ -78,7 +79,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 50,
-        latencyMs: 2000,
+        latencyMs: 1200,
       },
       {
         clients: 1000,
@@ -86,7 +87,7 @@ const PLAN = full
         ids: ALL_IDS,
         ms: 500,
         rate: 50,
-        latencyMs: 2000,
+        latencyMs: 1200,
       },
     ],
     echo: [
@@ -363,7 +364,7 @@ try {
             ...cfg,
             reps: count,
             firstRep: first,
-            latencyReps: PLAN.reps,
+            latencyReps: "latencyInEveryRep" in PLAN ? reps : PLAN.reps,
           });
           for (const [id, list] of Object.entries(part)) (samples[id] ??= []).push(...list);
           for (const r of running) {
