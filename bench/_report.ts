@@ -923,7 +923,8 @@ export function writeReport(r: Any): string {
     }
     out.push(
       "Receive rate, from `bench/client_receive.ts` (a bare server floods small JSON envelopes; `raw` is the " +
-        "runtime's `WebSocket` with `JSON.parse` per message):",
+        "runtime's `WebSocket` with `JSON.parse` per message; the clients alternate round by round, and " +
+        "× raw is the median of the per-round ratios):",
       "",
       table(["runtime", "client", "msg/s", "× raw"], rows),
       "",

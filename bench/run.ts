@@ -148,7 +148,7 @@ const PLAN = full
     client: {
       runtimes: ["bun", "deno"],
       messages: 200_000,
-      rounds: 5,
+      rounds: 9,
       restarts: 3,
       partysocket: true,
     },
