@@ -2,7 +2,7 @@
 // measures every target in the same run, alternating the order between
 // repetitions, after a warm-up, and keeps every repetition so the report can
 // take medians.
-import { median } from "./_stats.ts";
+import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
 import type { Target } from "./_targets.ts";
 
@@ -22,13 +22,6 @@ export function medians(samples: Samples): Record<string, Sample> {
     out[id].reps = list.length;
   }
   return out;
-}
-
-/** The order of the targets in repetition `rep`: rotated, so no target always runs first or last. */
-export function rotate<T>(items: T[], rep: number): T[] {
-  const k = rep % items.length;
-  const r = [...items.slice(k), ...items.slice(0, k)];
-  return rep % 2 ? r.reverse() : r;
 }
 
 /** WebSocket URLs of a server, spread over `addresses` loopback addresses. */

@@ -8,6 +8,13 @@ export function median(values: number[]): number {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+/** The order of the targets in repetition `rep`: rotated, so no target always runs first or last. */
+export function rotate<T>(items: T[], rep: number): T[] {
+  const k = rep % items.length;
+  const r = [...items.slice(k), ...items.slice(0, k)];
+  return rep % 2 ? r.reverse() : r;
+}
+
 /** a ÷ b, NaN when either is missing. */
 export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;

@@ -19,16 +19,16 @@
 // "taskset -c 1") pins the clients' process; the runner pins this one.
 import { spawn } from "node:child_process";
 import process from "node:process";
-import { createEndpoint } from "../server/mod.ts";
 import type { Connection } from "../server/mod.ts";
 import { bunHandlers } from "../server/adapters/bun.ts";
 import { denoHandler } from "../server/adapters/deno.ts";
+import { median, rotate } from "./_stats.ts";
+import { fanoutFrame, maxOf, now, PING, PONG } from "./servers/_control.js";
+import { steadyEndpoint } from "./servers/_steady.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const argv: string[] = g.Deno ? g.Deno.args : process.argv.slice(2);
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
 
 if (argv[0] === "--clients") {
   // The clients: N sockets to each port; answer every ping envelope with a pong.
@@ -62,32 +62,22 @@ async function main(): Promise<void> {
   const reps = Number(argv[2] ?? 9);
   const ms = Number(argv[3] ?? 1000);
   const sides = g.Bun ? bunSides() : denoSides();
-  const [cmd, ...pin] = [...(process.env.CLIENT_PIN ?? "").split(" ").filter(Boolean)];
-  const runtime = g.Bun ? process.execPath : g.Deno.execPath();
-  const clientArgs = g.Bun
-    ? [import.meta.filename ?? new URL(import.meta.url).pathname]
-    : ["run", "-A", new URL(import.meta.url).pathname];
-  const child = cmd === undefined
-    ? spawn(runtime, [...clientArgs, "--clients", String(clients), ...sides.map((s) => String(s.port))], {
-      stdio: "ignore",
-    })
-    : spawn(cmd, [
-      ...pin,
-      runtime,
-      ...clientArgs,
-      "--clients",
-      String(clients),
-      ...sides.map((s) => String(s.port)),
-    ], { stdio: "ignore" });
+  const self = new URL(import.meta.url).pathname;
+  const [cmd, ...args] = [
+    ...(process.env.CLIENT_PIN ?? "").split(" ").filter(Boolean),
+    ...(g.Bun ? [process.execPath, self] : [g.Deno.execPath(), "run", "-A", self]),
+    "--clients",
+    String(clients),
+    ...sides.map((s) => String(s.port)),
+  ];
+  const child = spawn(cmd, args, { stdio: "ignore" });
   try {
     await until(() => sides.every((s) => s.size() === clients), 30_000, "every client to connect");
     const pad = "x".repeat(bytes);
     const cpuPerFrame: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.id, []]));
     for (let rep = -1; rep < reps; rep++) {
       // Rotated and reversed from one repetition to the next, as in the runner.
-      const order = rep % 2 === 0 ? [...sides].reverse() : sides;
-      const k = ((rep % order.length) + order.length) % order.length;
-      for (const side of [...order.slice(k), ...order.slice(0, k)]) {
+      for (const side of rotate(sides, rep + 1)) {
         // A heartbeat round first: every client answers a ping, so all peers
         // acknowledge alike (see bench/README.md).
         await pingRound(side, clients);
@@ -95,10 +85,6 @@ async function main(): Promise<void> {
         if (rep >= 0) cpuPerFrame[side.id].push(us); // rep -1 warms up
       }
     }
-    const median = (v: number[]) => {
-      const s = [...v].sort((a, b) => a - b);
-      return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    };
     const ours = cpuPerFrame["steady"];
     const vs: Record<string, number> = {};
     for (const side of sides) {
@@ -132,9 +118,7 @@ async function window(side: Side, pad: string, clients: number, ms: number): Pro
       await sleep(1);
       continue;
     }
-    for (let i = 0; i < 16; i++) {
-      side.sendAll('{"type":"f","t":' + performance.now().toFixed(3) + ',"p":"' + pad + '"}');
-    }
+    for (let i = 0; i < 16; i++) side.sendAll(fanoutFrame(now(), pad));
     broadcasts += 16;
     await yieldNow();
   }
@@ -146,33 +130,15 @@ async function window(side: Side, pad: string, clients: number, ms: number): Pro
   return (cpu.user + cpu.system) / (broadcasts * clients);
 }
 
-function steadyEndpoint() {
-  return createEndpoint({
-    origins: "any",
-    maxConnections: 1_000_000,
-    maxConnectionsPerAddress: 1_000_000,
-    rateLimit: { perSecond: 1e9, burst: 1e9 },
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-    open(conn) {
-      conn.join("r");
-    },
-  });
-}
-
-function steadySide(endpoint: ReturnType<typeof steadyEndpoint>, port: number): Side {
+/** steadysocket's side: the benchmark servers' endpoint (every connection in room "r"). */
+function steadySide(endpoint: ReturnType<typeof steadyEndpoint>["endpoint"], port: number): Side {
   return {
     id: "steady",
     port,
     size: () => endpoint.hub.size,
     sendAll: (frame) => void endpoint.hub.broadcast(frame, { room: "r" }),
-    maxBacklog() {
-      let max = 0;
-      for (const conn of (endpoint.hub as unknown as { list(): Connection[] }).list()) {
-        const b = conn.bufferedAmount;
-        if (b > max) max = b;
-      }
-      return max;
-    },
+    maxBacklog: () =>
+      maxOf((endpoint.hub as unknown as { list(): Connection[] }).list(), (conn) => conn.bufferedAmount),
     pongs: () => endpoint.stats().messagesIn,
   };
 }
@@ -209,18 +175,11 @@ function bunSides(): Side[] {
         if (mode === "publish") server.publish("r", frame);
         else for (const ws of sockets) ws.send(frame);
       },
-      maxBacklog() {
-        let max = 0;
-        for (const ws of sockets) {
-          const b = ws.getBufferedAmount();
-          if (b > max) max = b;
-        }
-        return max;
-      },
+      maxBacklog: () => maxOf(sockets, (ws) => ws.getBufferedAmount()),
       pongs: () => pongs,
     };
   };
-  const endpoint = steadyEndpoint();
+  const { endpoint } = steadyEndpoint();
   const steady = g.Bun.serve({ port: 0, hostname: "127.0.0.1", ...bunHandlers(endpoint) });
   return [raw("loop"), raw("publish"), steadySide(endpoint, steady.port)];
 }
@@ -245,18 +204,11 @@ function denoSides(): Side[] {
       sendAll(frame) {
         for (const ws of sockets) ws.send(frame);
       },
-      maxBacklog() {
-        let max = 0;
-        for (const ws of sockets) {
-          const b = ws.bufferedAmount;
-          if (b > max) max = b;
-        }
-        return max;
-      },
+      maxBacklog: () => maxOf(sockets, (ws) => ws.bufferedAmount),
       pongs: () => pongs,
     };
   };
-  const endpoint = steadyEndpoint();
+  const { endpoint } = steadyEndpoint();
   const steady = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, denoHandler(endpoint));
   return [raw("raw", {}), raw("raw0", { idleTimeout: 0 }), steadySide(endpoint, steady.addr.port)];
 }

@@ -21,8 +21,25 @@ const yieldNow = () => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The heartbeat ping of our protocol; the load generator answers it with a pong at once. */
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
+export const PING = '{"type":"ping"}';
+/** The answer to {@link PING}. */
+export const PONG = '{"type":"pong"}';
+
+/**
+ * The largest `read(item)` over `items` (0 for none): a server's worst send backlog.
+ * @template T
+ * @param {Iterable<T>} items
+ * @param {(item: T) => number} read
+ * @returns {number}
+ */
+export function maxOf(items, read) {
+  let max = 0;
+  for (const item of items) {
+    const value = read(item);
+    if (value > max) max = value;
+  }
+  return max;
+}
 
 /**
  * Whether a received text is the answer to a heartbeat round's ping. The servers echo every other envelope;

@@ -3,7 +3,7 @@
 // on — guards, rate bucket, heartbeat, slow-consumer bound.
 import { createEndpoint } from "../../server/mod.ts";
 import type { Connection, Endpoint } from "../../server/mod.ts";
-import { collectGarbage, createControl } from "./_control.js";
+import { collectGarbage, createControl, maxOf } from "./_control.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -38,14 +38,7 @@ export function steadyEndpoint(): {
     sendAll(frame: string) {
       endpoint.hub.broadcast(frame, { room: "r" });
     },
-    maxBacklog() {
-      let max = 0;
-      for (const conn of live) {
-        const b = conn.bufferedAmount;
-        if (b > max) max = b;
-      }
-      return max;
-    },
+    maxBacklog: () => maxOf(live, (conn) => conn.bufferedAmount),
     stats: () => endpoint.stats(),
     gc: collectGarbage,
   });
