@@ -405,18 +405,18 @@ export function writeReport(r: Any): string {
       "KiB",
     );
     const notes: string[] = [];
-    const after = largest?.med[OURS[rt]]?.perConnAfterBroadcastKiB -
-      largest?.med[RAW[rt]]?.perConnAfterBroadcastKiB;
-    if (rt === "bun" && Number.isFinite(after)) {
-      const vsPublish = largest!.med[OURS[rt]].perConnAfterBroadcastKiB -
-        largest!.med["bun-publish"]?.perConnAfterBroadcastKiB;
+    const afterOf = (id: string) => largest?.med[id]?.perConnAfterBroadcastKiB;
+    const after = afterOf(OURS[rt]) - afterOf(RAW[rt]);
+    if (Number.isFinite(after)) {
+      const vsPublish = rt === "bun" ? afterOf(OURS[rt]) - afterOf("bun-publish") : NaN;
       notes.push(
-        `after one broadcast to the room (each socket then holds the room's Bun topic, which a raw publish() ` +
-          `server pays at open): ${after.toFixed(2)} KiB` +
+        "after one broadcast to the room" +
+          (rt === "bun"
+            ? " (each socket then holds the room's Bun topic, which a raw publish() server pays at open)"
+            : "") +
+          `: ${after.toFixed(2)} KiB` +
           (Number.isFinite(vsPublish) ? `, vs publish() server ${vsPublish.toFixed(2)} KiB` : ""),
       );
-    } else if (Number.isFinite(after)) {
-      notes.push(`after one broadcast to the room: ${after.toFixed(2)} KiB`);
     }
     if (rt === "bun" && largest?.med["bun-publish"]) {
       notes.push(
