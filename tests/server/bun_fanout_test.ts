@@ -12,7 +12,7 @@ import { createEndpoint } from "../../server/mod.ts";
 import type { BroadcastResult, CloseInfo, Connection, EndpointOptions } from "../../server/types.ts";
 import type { ConnectionHub } from "../../server/hub.ts";
 import { silentLogger } from "../../server/logger.ts";
-import { bunHandlers } from "../../server/adapters/bun.ts";
+import { bunHandlers, type BunSocket } from "../../server/adapters/bun.ts";
 import { Counter, deadline, destroy, openClient, rawRequest, type TestClient } from "./_clients.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -35,6 +35,11 @@ interface FanoutServer {
   stop(): Promise<void>;
 }
 
+/** The Bun adapter's wrapped socket of a server-side connection. */
+function socketOf(conn: Connection): BunSocket {
+  return (conn as unknown as { socket: BunSocket }).socket;
+}
+
 function serve(
   options: EndpointOptions<unknown> = {},
   fanout: "native" | "loop" = "native",
@@ -53,8 +58,7 @@ function serve(
       opens.add();
     },
     close(conn, info) {
-      const socket =
-        (conn as unknown as { socket: { readyState: number; raw: { readyState: number } } }).socket;
+      const socket = socketOf(conn);
       statesAtClose.push({ kept: socket.readyState, bun: socket.raw.readyState });
       closeInfos.push(info);
       closes.add();
@@ -197,9 +201,7 @@ test("bun native fan-out: a dead peer in the snapshot is evicted and not counted
     await server.opens.reach(3, 5_000, "three opens");
     server.publishes();
     // Close c's runtime socket under the hub: Bun reports the close a microtask later.
-    const raw =
-      (server.conns[2] as unknown as { socket: { close(code: number, reason: string): void } }).socket;
-    raw.close(1000, "gone");
+    socketOf(server.conns[2]).close(1000, "gone");
     assert.deepEqual(server.hub.broadcast("news"), { delivered: 2, dropped: 1 });
     assert.equal(server.publishes(), 1);
     assert.equal(server.hub.size, 2, "the dead peer is evicted");
@@ -225,8 +227,7 @@ test("bun native fan-out: a room's topic is subscribed from its first broadcast,
     server.publishes();
     const [ca, cb] = server.conns;
     const subscribed = (conn: Connection, topic: string) =>
-      (conn as unknown as { socket: { raw: { isSubscribed(topic: string): boolean } } }).socket.raw
-        .isSubscribed(topic);
+      (socketOf(conn).raw as unknown as { isSubscribed(topic: string): boolean }).isSubscribed(topic);
     ca.join("solo");
     ca.join("r");
     cb.join("r");
@@ -266,8 +267,7 @@ test("bun: the readyState the adapter keeps is Bun's own, however a connection e
     const atShutdown = await openClient(server.url);
     await server.opens.reach(5, 5_000, "five opens");
     for (const conn of server.conns) {
-      const socket =
-        (conn as unknown as { socket: { readyState: number; raw: { readyState: number } } }).socket;
+      const socket = socketOf(conn);
       assert.deepEqual([socket.readyState, socket.raw.readyState], [1, 1], "expected both open while open");
     }
     await clean.close();
