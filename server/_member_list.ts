@@ -41,6 +41,12 @@ export interface Places<T> {
  * ```
  */
 export class MemberList<T> {
+  /**
+   * The native fan-out topic this list's members are subscribed to, once the
+   * hub subscribed them (at the list's first native publish); kept here so
+   * a broadcast finds its list and its topic with one lookup.
+   */
+  topic: string | undefined = undefined;
   #items: T[] = [];
   /** Whether `#items` was handed out by `snapshot()` since the last change. */
   #shared = false;

@@ -133,10 +133,6 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   checkBuffered = false;
   /** Open connections the fan-out could not subscribe: while any, every broadcast takes the loop. */
   #unsubscribed = 0;
-  /** Whether the connections in the fan-out are subscribed to {@linkcode EVERYONE} (from the first broadcast to all). */
-  #everyone = false;
-  /** Rooms whose members in the fan-out are subscribed to the room's topic (from its first native publish on). */
-  #topics = new Set<string>();
 
   /**
    * Installs a native fan-out (adapters do, before any connection opens).
@@ -167,7 +163,10 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     const fanout = this.fanout;
     if (fanout === undefined) return;
     const socket = conn.socket;
-    if (socket !== undefined && (this.#everyone ? fanout.subscribe(socket, EVERYONE) : fanout.owns(socket))) {
+    if (
+      socket !== undefined &&
+      (this.#all.topic !== undefined ? fanout.subscribe(socket, EVERYONE) : fanout.owns(socket))
+    ) {
       conn.subscribed = true;
     } else this.#unsubscribed++;
   }
@@ -177,7 +176,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (this.#all.delete(conn)) {
       if (this.fanout !== undefined) {
         if (conn.subscribed) {
-          if (this.#everyone) this.fanout.unsubscribe(conn.socket!, EVERYONE);
+          if (this.#all.topic !== undefined) this.fanout.unsubscribe(conn.socket!, EVERYONE);
         } else if (this.#unsubscribed > 0) this.#unsubscribed--;
       }
     }
@@ -233,8 +232,9 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       this.#rooms.set(room, members);
     }
     members.add(conn);
-    if (conn.subscribed && this.fanout !== undefined && this.#topics.has(room)) {
-      this.fanout.subscribe(conn.socket!, "#" + room);
+    const topic = members.topic;
+    if (topic !== undefined && conn.subscribed && this.fanout !== undefined) {
+      this.fanout.subscribe(conn.socket!, topic);
     }
   }
 
@@ -251,13 +251,12 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       joined.delete(room);
       if (joined.size === 0) conn.joined = undefined;
     }
-    if (conn.subscribed && this.fanout !== undefined && this.#topics.has(room)) {
-      this.fanout.unsubscribe(conn.socket!, "#" + room);
+    const topic = members.topic;
+    if (topic !== undefined && conn.subscribed && this.fanout !== undefined) {
+      this.fanout.unsubscribe(conn.socket!, topic);
     }
-    if (members.size === 0) {
-      this.#rooms.delete(room);
-      this.#topics.delete(room);
-    }
+    // An emptied room goes, with its topic: a room joined again starts without one.
+    if (members.size === 0) this.#rooms.delete(room);
   }
 
   /**
@@ -270,14 +269,10 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     message: string | Uint8Array | ArrayBuffer,
     options?: { room?: string; except?: Except<T> },
   ): BroadcastResult {
-    let list: readonly ServerConnection<T>[];
-    if (options?.room === undefined) {
-      list = this.list();
-    } else {
-      const members = this.#rooms.get(options.room);
-      if (members === undefined) return { delivered: 0, dropped: 0 };
-      list = members.snapshot();
-    }
+    const room = options?.room;
+    const members = room === undefined ? this.#all : this.#rooms.get(room);
+    if (members === undefined) return { delivered: 0, dropped: 0 };
+    const list = members.snapshot();
     let skipOne: unknown = undefined;
     let skipMany: Set<unknown> | undefined = undefined;
     const except = options?.except;
@@ -286,15 +281,12 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       else skipMany = new Set(except as Iterable<Connection<T>>);
     }
     const fanout = this.fanout;
-    const room = options?.room;
-    if (
-      fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1 &&
-      (room === undefined
-        ? this.#everyone || this.#subscribeEveryone(fanout)
-        : this.#topics.has(room) || this.#subscribeRoom(fanout, room, list)) &&
-      fanout.accepts(message)
-    ) {
-      return this.#publish(fanout, message, room, list, skipOne as ServerConnection<T> | undefined);
+    if (fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1) {
+      const topic = members.topic ??
+        this.#subscribe(fanout, members, room === undefined ? EVERYONE : "#" + room);
+      if (topic !== undefined && fanout.accepts(message)) {
+        return this.#publish(fanout, message, topic, list, skipOne as ServerConnection<T> | undefined);
+      }
     }
     let delivered = 0;
     let dropped = 0;
@@ -316,31 +308,28 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   }
 
   /**
-   * Subscribes every connection in the fan-out to {@linkcode EVERYONE}, once.
-   * A connection the runtime refuses leaves the fan-out (the loop serves
-   * broadcasts while it is open); `false` then, for this broadcast.
+   * Subscribes the members of a list (everyone, or a room) in the fan-out to
+   * its topic, once per list: the topic is recorded even when the runtime
+   * refuses a member, which then leaves the fan-out (the loop serves
+   * broadcasts while it is open). The topic, or `undefined` after a refusal.
+   * The string is kept, where a fresh `"#" + room` per publish would be a
+   * new string for Bun to flatten every time.
    */
-  #subscribeEveryone(fanout: NativeFanout): boolean {
-    this.#everyone = true;
-    return this.#subscribeAll(fanout, EVERYONE, this.#all.snapshot());
-  }
-
-  /** Subscribes a room's members to its topic, once per room (as {@linkcode #subscribeEveryone}). */
-  #subscribeRoom(fanout: NativeFanout, room: string, members: readonly ServerConnection<T>[]): boolean {
-    this.#topics.add(room);
-    return this.#subscribeAll(fanout, "#" + room, members);
-  }
-
-  #subscribeAll(fanout: NativeFanout, topic: string, conns: readonly ServerConnection<T>[]): boolean {
+  #subscribe(
+    fanout: NativeFanout,
+    members: MemberList<ServerConnection<T>>,
+    topic: string,
+  ): string | undefined {
+    members.topic = topic;
     let all = true;
-    for (const conn of conns) {
+    for (const conn of members.snapshot()) {
       if (!conn.subscribed) continue;
       if (fanout.subscribe(conn.socket!, topic)) continue;
       conn.subscribed = false;
       this.#unsubscribed++;
       all = false;
     }
-    return all;
+    return all ? topic : undefined;
   }
 
   /**
@@ -355,7 +344,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   #publish(
     fanout: NativeFanout,
     message: string | Uint8Array | ArrayBuffer,
-    room: string | undefined,
+    topic: string,
     list: readonly ServerConnection<T>[],
     skip: ServerConnection<T> | undefined,
   ): BroadcastResult {
@@ -383,7 +372,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (delivered !== 0) {
       // A skipped connection that is not open cannot publish for us, and is
       // no longer subscribed (the runtime unsubscribes closed sockets).
-      fanout.publish(room === undefined ? EVERYONE : "#" + room, message, from);
+      fanout.publish(topic, message, from);
       list[0].countDelivered(delivered);
     }
     return { delivered, dropped };

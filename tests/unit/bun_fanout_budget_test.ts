@@ -1,8 +1,9 @@
 /**
  * The per-turn publish budget of Bun's native fan-out counts a message's
- * exact UTF-8 bytes (plus the longest frame header), whichever way the
- * length is computed: Bun's native `Buffer.byteLength` under Bun, the
- * JavaScript loop under Deno.
+ * UTF-8 bytes plus the longest frame header: exactly for a long text,
+ * whichever way the length is computed (Bun's native `Buffer.byteLength`
+ * under Bun, the JavaScript loop under Deno), and at its bound of 3 bytes per
+ * code unit for a short one, exactly only when the bound would not fit.
  */
 
 import assert from "node:assert/strict";
@@ -12,16 +13,31 @@ import { bunFanout } from "../../server/adapters/_bun_fanout.ts";
 const never = { publish: () => 0 };
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-test("bun fan-out budget: exact UTF-8 bytes of each message, frame header included", async () => {
-  // "é" is 2 bytes, "€" 3, "😀" (a surrogate pair) 4: 40 + 30 + 20 + 10 = 100 bytes, 110 with the header.
-  const text = "é".repeat(20) + "€".repeat(10) + "😀".repeat(5) + "x".repeat(10);
-  const fanout = bunFanout(never, 220);
-  assert.equal(fanout.accepts(text), true, "110 of 220");
-  assert.equal(fanout.accepts(text), true, "220 of 220: exactly the budget");
+test("bun fan-out budget: exact UTF-8 bytes of a long text, frame header included", async () => {
+  // "é" is 2 bytes, "€" 3, "😀" (a surrogate pair) 4: 40 + 30 + 20 + 10 = 100 bytes in 50 code units.
+  const part = "é".repeat(20) + "€".repeat(10) + "😀".repeat(5) + "x".repeat(10);
+  const text = part.repeat(6); // 300 code units (past the short ones), 600 bytes, 610 with the header
+  const fanout = bunFanout(never, 1220);
+  assert.equal(fanout.accepts(text), true, "610 of 1220");
+  assert.equal(fanout.accepts(text), true, "1220 of 1220: exactly the budget");
   assert.equal(fanout.accepts("x"), false, "11 more would pass it");
   await nextTurn(); // the budget is per event-loop turn
-  assert.equal(fanout.accepts(text + "x"), true, "a new turn, a new budget");
-  assert.equal(fanout.accepts(text), false, "111 + 110 > 220");
+  assert.equal(fanout.accepts(text + "x".repeat(300)), true, "a new turn, a new budget");
+  assert.equal(fanout.accepts(text), false, "910 + 610 > 1220");
+  await nextTurn();
+});
+
+test("bun fan-out budget: a short text at its bound, exactly when the bound would not fit", async () => {
+  // "abc" at its bound: 9 + 10 = 19; exactly: 3 + 10 = 13.
+  const fanout = bunFanout(never, 3 * 19 + 13);
+  for (let i = 0; i < 3; i++) assert.equal(fanout.accepts("abc"), true, `#${i + 1} at its bound`);
+  assert.equal(fanout.accepts("abc"), true, "57 + 19 would not fit: counted exactly, 57 + 13 = 70 of 70");
+  assert.equal(fanout.accepts("x"), false, "not even exactly: 70 + 11");
+  await nextTurn();
+  // "😀😀" is 4 code units and 8 bytes: its bound, 12 + 10, is always at least the exact count.
+  const emoji = bunFanout(never, 18);
+  assert.equal(emoji.accepts("😀😀"), true, "22 would not fit, 18 does");
+  assert.equal(emoji.accepts(""), false, "the header alone no longer fits");
   await nextTurn();
 });
 
