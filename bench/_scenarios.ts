@@ -109,6 +109,8 @@ export interface FanoutConfig {
   /** Broadcasts per second of the paced latency phase (0: no such phase). */
   rate: number;
   latencyMs: number;
+  /** Frame-level clients (bench/load/worker.ts) instead of WebSocket objects. Default true. */
+  lean?: boolean;
 }
 
 /** Fan-out: N clients in one room, the server broadcasts as fast as its readers allow. */
@@ -126,6 +128,7 @@ export async function fanout(
       kind: r.target.kind,
       urls: urls(r.target, r.server),
       n: cfg.clients,
+      lean: cfg.lean ?? true,
     });
     if (res.failed) {
       throw new Error(
@@ -364,6 +367,8 @@ export async function churn(
   const servers = new Map<string, Server>();
   const rss = new Map<string, number[]>();
   const rates = new Map<string, number[]>();
+  /** Server and client CPU µs per connection, per cycle. */
+  const cpus = new Map<string, { server: number; client: number }[]>();
   const failed = new Map<string, number>();
   const openAfter = new Map<string, number>();
   try {
@@ -371,6 +376,7 @@ export async function churn(
       servers.set(t.id, await start(t));
       rss.set(t.id, []);
       rates.set(t.id, []);
+      cpus.set(t.id, []);
       failed.set(t.id, 0);
     }
     // Cycle 0 warms up (JIT, pools); cycles 1..n are measured.
@@ -378,17 +384,27 @@ export async function churn(
       for (const t of rotate(targets, cycle)) {
         const server = servers.get(t.id)!;
         const [url] = urls(t, server);
+        const cpu0 = server.cpu();
+        const wcpu0 = worker.cpu();
         const r = await worker.request({
           op: "churn",
           url,
+          kind: t.kind,
           total: cfg.perCycle,
           parallel: cfg.parallel,
+          // Frame-level clients: a WebSocket object per connection would make the client the bottleneck.
+          lean: true,
         });
+        const cpu = {
+          server: (server.cpu() - cpu0) * 1e6 / r.ok,
+          client: (worker.cpu() - wcpu0) * 1e6 / r.ok,
+        };
         await sleep(100);
         await server.ctl("/ctl/gc");
         await sleep(100);
         if (cycle === 0) continue;
         rates.get(t.id)!.push(r.ok / (r.ms / 1000));
+        cpus.get(t.id)!.push(cpu);
         rss.get(t.id)!.push(server.rssKiB());
         failed.set(t.id, failed.get(t.id)! + r.failed);
         if (cycle === cfg.cycles) {
@@ -404,8 +420,11 @@ export async function churn(
   const samples: Samples = {};
   for (const t of targets) {
     const r = rss.get(t.id)!;
-    samples[t.id] = rates.get(t.id)!.map((rate) => ({
+    const cpu = cpus.get(t.id)!;
+    samples[t.id] = rates.get(t.id)!.map((rate, i) => ({
       rate,
+      cpuUsPerConn: cpu[i].server,
+      clientCpuUsPerConn: cpu[i].client,
       driftMiB: (r[r.length - 1] - r[0]) / 1024,
       rssMiB: r[r.length - 1] / 1024,
       // RSS after each measured cycle, as rssAfterCycle1, rssAfterCycle2, ...
@@ -448,6 +467,7 @@ export async function stall(
           urls: urls(t, server),
           n: live,
           parallel: 128,
+          lean: true,
         });
         const path = t.path + (t.path.includes("?") ? "&" : "?") + "stall=1";
         const st = await worker.request({

@@ -16,6 +16,8 @@ const HEARTBEAT_EVENT = '42["hb"]';
 interface Group {
   kind: "ws" | "eio";
   sockets: WebSocket[];
+  /** Frame-level connections (`connect` with `lean`), counted like `sockets`. */
+  leans: Lean[];
   received: number;
   first: number;
   last: number;
@@ -39,6 +41,7 @@ function group(name: string): Group {
     g = {
       kind: "ws",
       sockets: [],
+      leans: [],
       received: 0,
       first: 0,
       last: 0,
@@ -146,9 +149,11 @@ async function connect(
   urls: string[],
   n: number,
   parallel: number,
+  lean: boolean,
 ) {
   const g = group(name);
   g.kind = kind;
+  if (lean) return await leanGroupConnect(g, urls, n);
   const start = now();
   let next = 0;
   let ok = 0;
@@ -188,7 +193,8 @@ function stats(name: string) {
     received: g.received,
     first: g.first,
     last: g.last,
-    open: g.sockets.filter((s) => s.readyState === 1).length,
+    open: g.sockets.filter((s) => s.readyState === 1).length +
+      g.leans.filter((c) => !c.sock.closed).length,
     closed: g.closed,
     closeCodes: g.closeCodes,
     pongs: g.pongs,
@@ -254,8 +260,11 @@ function close(name: string, timeoutMs = 5000) {
     raws.delete(name);
   }
   if (!g) return Promise.resolve({ closed: 0 });
-  const target = g.closed + g.sockets.filter((s) => s.readyState < 2).length;
+  const target = g.closed + g.sockets.filter((s) => s.readyState < 2).length +
+    g.leans.filter((c) => !c.sock.closed).length;
   for (const s of g.sockets) s.close(1000);
+  // A lean connection says goodbye with a Close frame (1000) and half-closes.
+  for (const c of g.leans) c.sock.end(clientClose(1000));
   const start = now();
   return new Promise((resolve) => {
     const poll = () => {
@@ -268,13 +277,18 @@ function close(name: string, timeoutMs = 5000) {
   });
 }
 
-/** Opens and closes `total` connections, `parallel` at a time; every one waits for its close. */
-async function churn(url: string, total: number, parallel: number) {
+/**
+ * Opens and closes `total` connections, `parallel` at a time; every one waits
+ * for its close. `lean`: frame-level connections, which upgrade, send a Close
+ * frame (1000) and wait for the server to close the TCP connection; else
+ * WebSocket objects.
+ */
+async function churn(url: string, total: number, parallel: number, kind: "ws" | "eio", lean: boolean) {
   let next = 0;
   let ok = 0;
   let failed = 0;
   const start = now();
-  const one = () =>
+  const one = lean ? () => leanChurnOne(url, kind) : () =>
     new Promise<boolean>((resolve) => {
       const ws = new WebSocket(url);
       let opened = false;
@@ -341,37 +355,148 @@ async function stall(
   return { ok };
 }
 
-// ---- Lean frame-level client over TCP, for echo: no WebSocket object, no
-// event per message, no payload decoding; the frames are written pre-encoded
-// (masked with a zero key, which leaves the payload as is).
+// ---- Lean frame-level client over TCP: no WebSocket object, no event and no
+// string per message. Frames are scanned in the chunk they arrived in and
+// decoded only when something must be read from them (a ping, a latency
+// sample); what the client writes is pre-encoded (masked with a zero key,
+// which leaves the payload as is). With a WebSocket object each message costs
+// the client about ten times what Bun's publish() costs the server, so
+// without this a publish()-based server is measured by its client.
+
+/** The few calls of a lean connection's TCP socket. */
+interface Tcp {
+  write(bytes: Uint8Array): void;
+  /** Writes `bytes` (if any), then half-closes. */
+  end(bytes?: Uint8Array): void;
+  destroy(): void;
+  readonly closed: boolean;
+}
+
+/** The part of Bun's TCP socket (`Bun.connect`) used here, declared so Deno type-checks this file. */
+interface BunTcpSocket {
+  write(bytes: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  setNoDelay?(on: boolean): void;
+}
+declare const Bun: {
+  connect(options: {
+    hostname: string;
+    port: number;
+    socket: {
+      open(s: BunTcpSocket): void;
+      data(s: BunTcpSocket, chunk: Buffer): void;
+      drain(s: BunTcpSocket): void;
+      close(s: BunTcpSocket): void;
+      error(s: BunTcpSocket, e: Error): void;
+      connectError(s: BunTcpSocket, e: Error): void;
+    };
+  }): Promise<BunTcpSocket>;
+};
+
+/**
+ * A TCP connection over Bun's own sockets: one callback per read with no
+ * stream or event emitter in between, which at 1 000 connections halves
+ * what `node:net` costs the client per read.
+ */
+function tcp(
+  host: string,
+  port: number,
+  on: { open(): void; data(chunk: Buffer): void; close(): void },
+): Tcp {
+  let sock: BunTcpSocket | undefined;
+  let queued: Uint8Array | undefined;
+  let ending = false;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    on.close();
+  };
+  // What the kernel did not take is written on "drain", in order.
+  const flush = () => {
+    if (!sock || !queued) return;
+    const n = sock.write(queued);
+    queued = n < queued.length ? queued.subarray(n) : undefined;
+    if (!queued && ending) sock.end();
+  };
+  Bun.connect({
+    hostname: host,
+    port,
+    socket: {
+      open(s) {
+        sock = s;
+        s.setNoDelay?.(true);
+        on.open();
+      },
+      data: (_s, chunk) => on.data(chunk),
+      drain: flush,
+      close,
+      error: close,
+      connectError: close,
+    },
+  }).catch(close);
+  return {
+    write(bytes) {
+      if (closed || ending || !sock) return;
+      if (queued) queued = Buffer.concat([queued, bytes]);
+      else {
+        queued = bytes;
+        flush();
+      }
+    },
+    end(bytes) {
+      if (closed || ending) return;
+      if (bytes) this.write(bytes);
+      ending = true;
+      if (!queued) sock?.end();
+    },
+    destroy() {
+      if (closed) return;
+      sock?.terminate();
+      close();
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
 
 interface Lean {
-  sock: net.Socket;
+  sock: Tcp;
+  /** Called when the connection ends, however it ends. */
+  closed: () => void;
   rest: Buffer | undefined;
-  /** Called with the number of complete frames in a chunk (and their text while `text` is set). */
-  onFrames: (count: number, texts?: string[]) => void;
-  text: boolean;
+  /** Called for every complete data frame, with the payload at `buf[start, end)`. */
+  frame: (buf: Buffer, start: number, end: number) => void;
+  /** Called after the frames of one chunk. */
+  chunk: () => void;
   /** engine.io: a "2" (its heartbeat ping) is answered with "3" and not counted as a frame. */
   eio: boolean;
+  /** The code of the server's Close frame, once one came. */
+  closeCode?: number;
 }
 
 /** engine.io's pong, answering its server's "2". */
 let eioPong: Buffer | undefined;
 
-function clientFrame(text: string): Buffer {
+function clientFrame(text: string, opcode = 1): Buffer {
   const body = Buffer.from(text);
   if (body.length >= 126) throw new Error("lean frames are short");
   return Buffer.concat([
-    Buffer.from([0x81, 0x80 | body.length, 0, 0, 0, 0]),
+    Buffer.from([0x80 | opcode, 0x80 | body.length, 0, 0, 0, 0]),
     body,
   ]);
 }
 
-function parseFrames(c: Lean, chunk: Buffer) {
+/** A masked Close frame with `code`. */
+function clientClose(code: number): Buffer {
+  return Buffer.from([0x88, 0x82, 0, 0, 0, 0, code >> 8, code & 0xff]);
+}
+
+function scanFrames(c: Lean, chunk: Buffer) {
   const buf = c.rest ? Buffer.concat([c.rest, chunk]) : chunk;
   let i = 0;
-  let count = 0;
-  const texts: string[] | undefined = c.text ? [] : undefined;
   while (i + 2 <= buf.length) {
     let len = buf[i + 1] & 0x7f;
     let head = 2;
@@ -386,50 +511,39 @@ function parseFrames(c: Lean, chunk: Buffer) {
     }
     if (i + head + len > buf.length) break;
     const opcode = buf[i] & 0x0f;
-    if (c.eio && opcode === 1 && len === 1 && buf[i + head] === 0x32) {
+    const start = i + head;
+    i = start + len;
+    if (opcode === 8) {
+      // The server closes: answer with its code, as a WebSocket would, and half-close.
+      c.closeCode = len >= 2 ? buf.readUInt16BE(start) : 1005;
+      c.sock.end(clientClose(c.closeCode));
+    } else if (opcode === 9) {
+      // A protocol ping (the runtimes' idle timeout) is answered as a browser would.
+      c.sock.write(clientFrame(buf.toString("latin1", start, i), 10));
+    } else if (c.eio && opcode === 1 && len === 1 && buf[start] === 0x32) {
       // Socket.IO pings every 25 s and drops a client that does not answer within 20 s.
       c.sock.write(eioPong ??= clientFrame("3"));
     } else if (opcode === 1 || opcode === 2) {
-      count++;
-      texts?.push(buf.toString("utf8", i + head, i + head + len));
+      c.frame(buf, start, i);
     }
-    i += head + len;
   }
   c.rest = i < buf.length ? buf.subarray(i) : undefined;
-  if (count) c.onFrames(count, texts);
+  c.chunk();
 }
 
 function leanOpen(url: string, kind: "ws" | "eio"): Promise<Lean | undefined> {
   const u = new URL(url);
   return new Promise((resolve) => {
-    const sock = net.connect(Number(u.port), u.hostname);
-    sock.setNoDelay(true);
-    const c: Lean = {
-      sock,
-      rest: undefined,
-      onFrames: () => {},
-      text: kind === "eio",
-      eio: kind === "eio",
-    };
-    const timer = setTimeout(() => finish(undefined), 10_000);
-    let done = false;
-    const finish = (v: Lean | undefined) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (!v) sock.destroy();
-      resolve(v);
-    };
-    sock.on("error", () => finish(undefined));
-    sock.on("connect", () => {
-      sock.write(
-        `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
     let head: Buffer | undefined = Buffer.alloc(0);
-    sock.on("data", (chunk: Buffer) => {
-      if (head) {
+    const sock = tcp(u.hostname, Number(u.port), {
+      open() {
+        sock.write(Buffer.from(
+          `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        ));
+      },
+      data(chunk) {
+        if (!head) return scanFrames(c, chunk);
         head = Buffer.concat([head, chunk]);
         const end = head.indexOf("\r\n\r\n");
         if (end < 0) return;
@@ -442,22 +556,139 @@ function leanOpen(url: string, kind: "ws" | "eio"): Promise<Lean | undefined> {
           finish(c);
         } else {
           // engine.io: "0{...}" open, we answer "40", the server confirms "40{...}".
-          c.onFrames = (_n, texts) => {
-            for (const t of texts ?? []) {
-              if (t.startsWith("0")) sock.write(clientFrame("40"));
-              else if (t.startsWith("40")) {
-                c.text = false;
-                finish(c);
-              }
+          c.frame = (buf, start, end) => {
+            if (buf[start] !== 0x30 && buf[start] !== 0x34) return;
+            const text = buf.toString("utf8", start, end);
+            if (text.startsWith("0")) sock.write(clientFrame("40"));
+            else if (text.startsWith("40")) {
+              c.frame = () => {};
+              finish(c);
             }
           };
         }
-        if (rest.length) parseFrames(c, rest);
+        if (rest.length) scanFrames(c, rest);
+      },
+      close() {
+        finish(undefined);
+        c.closed();
+      },
+    });
+    const c: Lean = {
+      sock,
+      closed: () => {},
+      rest: undefined,
+      frame: () => {},
+      chunk: () => {},
+      eio: kind === "eio",
+    };
+    const timer = setTimeout(() => finish(undefined), 10_000);
+    let done = false;
+    const finish = (v: Lean | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (!v) sock.destroy();
+      resolve(v);
+    };
+  });
+}
+
+/** Our pong and the Socket.IO server's heartbeat event, pre-encoded. */
+let leanPong: Buffer | undefined;
+let leanHeartbeat: Buffer | undefined;
+
+/**
+ * Makes a lean connection count into its group as `onWsMessage` and
+ * `onEioMessage` do for a WebSocket: pings answered, data frames counted, the
+ * time taken once per chunk (its frames arrived together), and every n-th
+ * frame's send time read for a latency sample.
+ */
+function countInto(g: Group, c: Lean) {
+  const eio = g.kind === "eio";
+  // The send time's offset: {"type":"f","t":<t>,... or 42["f",<t>,...
+  const at = eio ? 7 : 16;
+  let frames = 0;
+  let sampled: number[] = [];
+  c.frame = (buf, start, end) => {
+    if (eio) {
+      if (end - start === 8 && buf.toString("latin1", start, end) === HEARTBEAT_EVENT) {
+        c.sock.write(leanHeartbeat ??= clientFrame(HEARTBEAT_EVENT));
+        g.pongs++;
         return;
       }
-      parseFrames(c, chunk);
-    });
+      if (buf[start] !== 0x34 || buf[start + 1] !== 0x32) return; // not "42"
+    } else if (buf[start + 9] === 0x70 && buf[start + 10] === 0x69) {
+      // '{"type":"ping"': fan-out frames have an 'f' at index 9, echo answers an 'e'.
+      c.sock.write(leanPong ??= clientFrame(PONG));
+      g.pongs++;
+      return;
+    }
+    frames++;
+    if (g.every && ++g.tick >= g.every) {
+      g.tick = 0;
+      sampled.push(parseFloat(buf.toString("latin1", start + at, start + at + 18)));
+    }
+  };
+  c.chunk = () => {
+    if (frames === 0) return;
+    const t = now();
+    if (g.received === 0) g.first = t;
+    g.received += frames;
+    g.last = t;
+    frames = 0;
+    if (sampled.length) {
+      for (const sent of sampled) g.samples.push(t - sent);
+      sampled = [];
+    }
+  };
+  c.closed = () => {
+    const code = c.closeCode ?? 1006;
+    g.closed++;
+    g.closeCodes[code] = (g.closeCodes[code] ?? 0) + 1;
+  };
+}
+
+/** One lean connection opened, closed with 1000, and waited for until the server has closed it. */
+async function leanChurnOne(url: string, kind: "ws" | "eio"): Promise<boolean> {
+  const c = await leanOpen(url, kind);
+  if (!c) return false;
+  return await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      c.sock.destroy();
+      resolve(false);
+    }, 10_000);
+    c.closed = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    c.sock.end(clientClose(1000));
   });
+}
+
+/** Opens `n` lean connections over `urls` (round robin), 32 at a time. */
+async function leanOpenMany(urls: string[], n: number, kind: "ws" | "eio") {
+  const list: Lean[] = [];
+  for (let i = 0; i < n; i += 32) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: Math.min(32, n - i) },
+        (_, j) => leanOpen(urls[(i + j) % urls.length], kind),
+      ),
+    );
+    for (const c of batch) if (c) list.push(c);
+  }
+  return list;
+}
+
+/** Adds `n` lean connections to group `g`, counted like its WebSocket ones. */
+async function leanGroupConnect(g: Group, urls: string[], n: number) {
+  const start = now();
+  const list = await leanOpenMany(urls, n, g.kind);
+  for (const c of list) {
+    countInto(g, c);
+    g.leans.push(c);
+  }
+  return { ok: list.length, failed: n - list.length, ms: now() - start };
 }
 
 const leans = new Map<string, Lean[]>();
@@ -468,19 +699,9 @@ async function leanConnect(
   urls: string[],
   n: number,
 ) {
-  const list: Lean[] = [];
+  const list = await leanOpenMany(urls, n, kind);
   leans.set(name, list);
-  let failed = 0;
-  for (let i = 0; i < n; i += 32) {
-    const batch = await Promise.all(
-      Array.from(
-        { length: Math.min(32, n - i) },
-        (_, j) => leanOpen(urls[(i + j) % urls.length], kind),
-      ),
-    );
-    for (const c of batch) c ? list.push(c) : failed++;
-  }
-  return { ok: list.length, failed };
+  return { ok: list.length, failed: n - list.length };
 }
 
 /** Closed loop over the lean connections: each keeps `window` echo requests in flight for `ms`. */
@@ -505,9 +726,13 @@ function leanEcho(
     for (const c of list) {
       let outstanding = window;
       let sentAt = now();
-      c.onFrames = (n) => {
+      let n = 0;
+      c.frame = () => n++;
+      c.chunk = () => {
+        if (n === 0) return;
         outstanding -= n;
         count += n;
+        n = 0;
         if (outstanding > 0) return;
         const t = now();
         samples.push(t - sentAt);
@@ -541,6 +766,7 @@ async function dispatch(cmd: any): Promise<unknown> {
         cmd.urls,
         cmd.n,
         cmd.parallel ?? 64,
+        cmd.lean ?? false,
       );
     case "reset":
       return reset(cmd.group, cmd.every ?? 0);
@@ -551,7 +777,7 @@ async function dispatch(cmd: any): Promise<unknown> {
     case "close":
       return await close(cmd.group);
     case "churn":
-      return await churn(cmd.url, cmd.total, cmd.parallel ?? 32);
+      return await churn(cmd.url, cmd.total, cmd.parallel ?? 32, cmd.kind ?? "ws", cmd.lean ?? false);
     case "stall":
       return await stall(cmd.group, cmd.host, cmd.port, cmd.path, cmd.n);
     case "leanConnect":
