@@ -551,13 +551,17 @@ export function writeReport(r: Any): string {
     const floor = rawEntries.get(c.where ?? "");
     const notes: string[] = [];
     if (Number.isFinite(floor)) notes.push(`the raw runtime there: ${floor!.toFixed(2)}×`);
-    const churnAt = c.where?.match(/^(bun|deno) churn$/)?.[1];
-    if (churnAt && r.churn) {
-      // Churn is bound by the client's side of the TCP handshakes: server CPU per connection tells the servers apart.
-      const cpu = rel(r.churn, `${churnAt}-${peer}`, OURS[churnAt], "cpuUsPerConn");
-      if (Number.isFinite(cpu)) {
-        notes.push(`by server CPU per connection (theirs ÷ ours): ${cpu.toFixed(2)}×`);
-      }
+    // Churn is bound by the client's side of the TCP handshakes, and a stalled-peers window's live rate varies
+    // by ±15 %: there, server CPU per unit of work tells the servers apart better than the rate.
+    const byCpu: [RegExp, Any, string, string][] = [
+      [/^(bun|deno) churn$/, r.churn, "cpuUsPerConn", "connection"],
+      [/^(bun|deno) stalled peers$/, r.stall, "cpuUsPerMsg", "live frame"],
+    ];
+    for (const [pattern, run, key, unit] of byCpu) {
+      const rt = c.where?.match(pattern)?.[1];
+      if (rt === undefined || !run) continue;
+      const cpu = rel(run, `${rt}-${peer}`, OURS[rt], key);
+      if (Number.isFinite(cpu)) notes.push(`by server CPU per ${unit} (theirs ÷ ours): ${cpu.toFixed(2)}×`);
     }
     if (notes.length) c.alt = notes.join("; ");
     checks.push(c);
@@ -906,6 +910,8 @@ export function writeReport(r: Any): string {
           "live msg/s",
           "× raw",
           "live reach",
+          "CPU µs/msg",
+          "CPU/msg × raw",
           "stalled closed",
           "of which 1013",
           "RSS growth MiB",
@@ -918,6 +924,8 @@ export function writeReport(r: Any): string {
             fmt(s.liveRate),
             base ? fx(rel(st, id, base, "liveRate")) : "—",
             s.liveReach.toFixed(3),
+            Number.isFinite(s.cpuUsPerMsg) ? s.cpuUsPerMsg.toFixed(3) : "—",
+            base && Number.isFinite(s.cpuUsPerMsg) ? fx(rel(st, id, base, "cpuUsPerMsg")) : "—",
             `${s.stalledClosed} / ${s.stalledConnected}`,
             s.closed1013,
             s.rssGrowthMiB.toFixed(1),

@@ -480,9 +480,11 @@ export async function stall(
         });
         await worker.request({ op: "reset", group, every: 0 });
         const rss0 = server.rssKiB();
+        const cpu0 = server.cpu();
         const q = `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
         const op = await server.ctl(q) as { broadcasts: number; start: number };
         const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
+        const cpuSpent = server.cpu() - cpu0;
         const stats = await server.ctl("/ctl/stats") as {
           closedByCode?: Record<string, number>;
           slowConsumers?: number;
@@ -491,6 +493,8 @@ export async function stall(
         samples[t.id].push({
           liveRate: s.received / ((s.last - op.start) / 1000),
           liveReach: s.received / (op.broadcasts * res.ok),
+          // Server CPU per frame a live reader received (what was queued for the stalled ones included).
+          cpuUsPerMsg: (cpuSpent * 1e6) / s.received,
           stalledConnected: st.ok,
           stalledClosed: Object.values(stats.closedByCode ?? {}).reduce(
             (a, b) => a + b,
