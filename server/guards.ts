@@ -7,8 +7,21 @@
 
 import type { OriginPolicy } from "./types.ts";
 
-function hasToken(header: string | null, token: string): boolean {
+/**
+ * Whether a comma-separated header value holds `token` (given in lower
+ * case), compared case-insensitively. The usual value, the token alone, is
+ * recognised without splitting: this runs for every upgrade request.
+ *
+ * @example
+ * ```ts
+ * import { hasToken } from "./guards.ts";
+ * hasToken("keep-alive, Upgrade", "upgrade"); // true
+ * hasToken("WebSocket", "websocket"); // true
+ * ```
+ */
+export function hasToken(header: string | null, token: string): boolean {
   if (header === null) return false;
+  if (header.length === token.length) return header === token || header.toLowerCase() === token;
   for (const part of header.split(",")) {
     if (part.trim().toLowerCase() === token) return true;
   }

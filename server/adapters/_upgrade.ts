@@ -5,6 +5,8 @@
  * @module
  */
 
+import { hasToken } from "../guards.ts";
+
 /**
  * Whether the request asks for a WebSocket upgrade, to route it away from the
  * fallback. The `Upgrade` header is a token list compared case-insensitively
@@ -12,9 +14,7 @@
  * judge the rest.
  */
 export function isUpgradeRequest(request: Request): boolean {
-  const upgrade = request.headers.get("upgrade");
-  if (upgrade === null) return false;
-  return upgrade.split(",").some((token) => token.trim().toLowerCase() === "websocket");
+  return hasToken(request.headers.get("upgrade"), "websocket");
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
 import { lifecycleOf } from "../../server/endpoint.ts";
+import { hasToken } from "../../server/guards.ts";
 import { createEndpoint, UpgradeRefused } from "../../server/mod.ts";
 import type { EndpointOptions } from "../../server/types.ts";
 import { ManualClock, MemoryLogger, openFake, upgradeRequest } from "./_fake_socket.ts";
@@ -52,6 +53,17 @@ test("guard 426: not an upgrade; headers compared case-insensitively, Connection
   admission.session.abandon();
   assert.deepEqual(ep.stats().upgradesRefused, { not_upgrade: 3 });
   nothingRegistered(ep);
+});
+
+test("hasToken: the token alone or in a list, in any case; another word of its length is not it", () => {
+  assert.equal(hasToken("websocket", "websocket"), true);
+  assert.equal(hasToken("WebSocket", "websocket"), true, "alone, in another case");
+  assert.equal(hasToken("websockex", "websocket"), false, "the same length, another word");
+  assert.equal(hasToken(" websocket", "websocket"), true, "space around it");
+  assert.equal(hasToken("h2c, WEBSOCKET", "websocket"), true, "in a list");
+  assert.equal(hasToken("keep-alive", "upgrade"), false);
+  assert.equal(hasToken("", "upgrade"), false);
+  assert.equal(hasToken(null, "upgrade"), false);
 });
 
 test("guard 400/426: the handshake headers are checked (version 13, a 16-byte base64 key)", async () => {
