@@ -494,40 +494,62 @@ function clientClose(code: number): Buffer {
   return Buffer.from([0x88, 0x82, 0, 0, 0, 0, code >> 8, code & 0xff]);
 }
 
-function scanFrames(c: Lean, chunk: Buffer) {
-  const buf = c.rest ? Buffer.concat([c.rest, chunk]) : chunk;
+/** The size of the frame at `buf[i]`, header included, or -1 while its header is incomplete. */
+function frameSize(buf: Buffer, i: number): number {
+  if (i + 2 > buf.length) return -1;
+  const len = buf[i + 1] & 0x7f;
+  if (len < 126) return 2 + len;
+  if (len === 126) return i + 4 > buf.length ? -1 : 4 + buf.readUInt16BE(i + 2);
+  return i + 10 > buf.length ? -1 : 10 + Number(buf.readBigUInt64BE(i + 2));
+}
+
+/** Handles the complete frames in `buf`; returns where the first incomplete one starts. */
+function scanBuffer(c: Lean, buf: Buffer): number {
   let i = 0;
-  while (i + 2 <= buf.length) {
-    let len = buf[i + 1] & 0x7f;
-    let head = 2;
-    if (len === 126) {
-      if (i + 4 > buf.length) break;
-      len = buf.readUInt16BE(i + 2);
-      head = 4;
-    } else if (len === 127) {
-      if (i + 10 > buf.length) break;
-      len = Number(buf.readBigUInt64BE(i + 2));
-      head = 10;
-    }
-    if (i + head + len > buf.length) break;
+  for (let size = frameSize(buf, 0); size >= 0 && i + size <= buf.length; size = frameSize(buf, i)) {
+    const len = buf[i + 1] & 0x7f;
     const opcode = buf[i] & 0x0f;
-    const start = i + head;
-    i = start + len;
+    const start = i + (len < 126 ? 2 : len === 126 ? 4 : 10);
+    i += size;
     if (opcode === 8) {
       // The server closes: answer with its code, as a WebSocket would, and half-close.
-      c.closeCode = len >= 2 ? buf.readUInt16BE(start) : 1005;
+      c.closeCode = i - start >= 2 ? buf.readUInt16BE(start) : 1005;
       c.sock.end(clientClose(c.closeCode));
     } else if (opcode === 9) {
       // A protocol ping (the runtimes' idle timeout) is answered as a browser would.
       c.sock.write(clientFrame(buf.toString("latin1", start, i), 10));
-    } else if (c.eio && opcode === 1 && len === 1 && buf[start] === 0x32) {
+    } else if (c.eio && opcode === 1 && i - start === 1 && buf[start] === 0x32) {
       // Socket.IO pings every 25 s and drops a client that does not answer within 20 s.
       c.sock.write(eioPong ??= clientFrame("3"));
     } else if (opcode === 1 || opcode === 2) {
       c.frame(buf, start, i);
     }
   }
-  c.rest = i < buf.length ? buf.subarray(i) : undefined;
+  return i;
+}
+
+/**
+ * Handles the frames of one read. A frame cut by the previous read is
+ * completed with just the bytes it lacks, and the rest of the read is
+ * scanned in place: joining every read to the previous one's tail would copy
+ * each byte twice, which at 1 KiB frames cost the client as much as the read.
+ */
+function scanFrames(c: Lean, chunk: Buffer) {
+  let buf = chunk;
+  const rest = c.rest;
+  if (rest !== undefined) {
+    const size = frameSize(rest.length >= 10 ? rest : Buffer.concat([rest, chunk.subarray(0, 10)]), 0);
+    if (size < 0 || size > rest.length + chunk.length) {
+      c.rest = Buffer.concat([rest, chunk]);
+      return;
+    }
+    const lacking = size - rest.length;
+    scanBuffer(c, Buffer.concat([rest, chunk.subarray(0, lacking)]));
+    buf = chunk.subarray(lacking);
+  }
+  const end = scanBuffer(c, buf);
+  // A copy: the tail must not depend on the runtime leaving the read's buffer alone.
+  c.rest = end < buf.length ? Buffer.from(buf.subarray(end)) : undefined;
   c.chunk();
 }
 
