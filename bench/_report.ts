@@ -157,6 +157,13 @@ function marginalKiB(smallest: Any, largest: Any, id: string): number {
   return ((largest.med[id].rssMiB - smallest.med[id].rssMiB) * 1024) / (largest.conns - smallest.conns);
 }
 
+/** The fewest clients that answered the idle scenario's broadcast in any repetition, as "answered / opened". */
+function answeredOf(run: Any, id: string): string {
+  const list = ((run.samples?.[id] ?? []) as Any[]).filter((x) => Number.isFinite(x.answered));
+  const worst = list.sort((a, b) => a.answered / a.opened - b.answered / b.opened)[0];
+  return worst ? `${worst.answered} / ${worst.opened}` : "—";
+}
+
 /** One churn run as a table: rate, CPU per connection, drift and the RSS series per server. */
 function churnTable(run: Any): string {
   const ch: Med = run.med;
@@ -717,7 +724,8 @@ export function writeReport(r: Any): string {
         "where the runtime exposes one), divided by N; then server CPU over an idle window with the heartbeat " +
         "on (steadysocket's defaults: ping after 25 s of silence, one sweep timer). Every connection is in one " +
         "room (steadysocket) or topic (publish() servers). Last, one broadcast to all of them, which every " +
-        'client answers, and the memory again ("after a broadcast"): what a connection costs once a room is ' +
+        'client answers (the last column: the fewest that did in any repetition), and the memory again ("after a ' +
+        'broadcast"): what a connection costs once a room is ' +
         "published to (on Bun, steadysocket subscribes a room's sockets to its topic at the room's first " +
         "broadcast).",
       "",
@@ -740,6 +748,7 @@ export function writeReport(r: Any): string {
           s.rssMiB.toFixed(1),
           (s.idleCpu * 100).toFixed(2) + " %",
           `${s.opened}${s.failed ? ` (${s.failed} failed)` : ""}`,
+          answeredOf(c, id),
         ];
       });
       out.push(
@@ -753,6 +762,7 @@ export function writeReport(r: Any): string {
           "RSS MiB",
           "idle CPU",
           "opened",
+          "answered the broadcast",
         ], rows),
         "",
       );
