@@ -249,7 +249,12 @@ export interface Session {
   closed(code: number, reason: string): void;
   /** The socket reported an error (Deno: may come without any `closed`). */
   errored(error: unknown): void;
-  /** The runtime's send buffer drained (Bun's `drain`). */
+  /**
+   * The runtime's send buffer drained. Nothing depends on it (the
+   * slow-consumer bound reads the buffered bytes itself), so an adapter need
+   * not report it: the Bun adapter does not, as a `drain` handler makes Bun
+   * call into JavaScript each time a socket's buffer drains.
+   */
   drained(): void;
   /** The upgrade did not happen; releases the reservation. */
   abandon(): void;

@@ -76,8 +76,9 @@ export interface BunWebSocketHandler extends BunWebSocketSettings {
   message(ws: BunServerWebSocket<BunSocketData>, message: string | Uint8Array): void;
   /** Reports the close (a 1009 Bun sent itself is reported as 1009). */
   close(ws: BunServerWebSocket<BunSocketData>, code: number, reason: string): void;
-  /** Reports that Bun's send buffer drained. */
-  drain(ws: BunServerWebSocket<BunSocketData>): void;
+  // No `drain`: the slow-consumer bound needs no word of a drained buffer, and
+  // with a handler Bun calls into JavaScript each time a socket's buffer
+  // drains, which a saturating fan-out makes happen all the time.
 }
 
 /** Options of {@linkcode bunHandlers}. */
@@ -231,9 +232,6 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
       close(ws, code, reason) {
         const { session, socket } = ws.data;
         reportBunClose(socket, () => session.closed(bunCloseCode(code, reason), reason));
-      },
-      drain(ws) {
-        ws.data.session.drained();
       },
     },
   };
