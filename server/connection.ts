@@ -293,11 +293,6 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
    */
   check(bytes: number): number {
     const socket = this.socket;
-    // The common case in as few loads as possible: it runs once per target of every native publish.
-    if (this.#budget >= 0 && this.state === State.Open && socket !== undefined && socket.readyState === 1) {
-      this.#budget -= bytes;
-      return Write.Delivered;
-    }
     const host = this.#host;
     if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) {
       host.stats.sendsDropped++;
