@@ -280,8 +280,8 @@ export function writeReport(r: Any): string {
       "server up to a third more CPU per frame; servers with a heartbeat put their peers in that state and " +
       "servers without one do not, so without the round a fan-out compares TCP states rather than servers " +
       "(see bench/README.md and `bench/ack_mode.ts`).",
-    "- Fan-out, echo, churn and the live readers of the stalled-peers scenario use a lean frame-level client over Bun's own TCP sockets (no WebSocket object, " +
-      "no event or string per message: the frames of a read are scanned in place, and only a ping or a " +
+    "- Fan-out, echo, churn and the live readers of the stalled-peers scenario use a lean frame-level " +
+      "client over Bun's own TCP sockets (no WebSocket object, no event or string per message: the frames of a read are scanned in place, and only a ping or a " +
       "latency sample is decoded; what it writes is pre-encoded and masked), so that the server, not the " +
       "client, is the bottleneck: with WebSocket objects the client spent about ten times what Bun's " +
       "`publish()` spends per frame, and every `publish()`-based server was measured by its client. The " +

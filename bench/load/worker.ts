@@ -97,6 +97,12 @@ function onEioMessage(g: Group, ws: WebSocket, data: string) {
   }
 }
 
+/** Counts a connection of the group that closed, by its close code. */
+function countClose(g: Group, code: number) {
+  g.closed++;
+  g.closeCodes[code] = (g.closeCodes[code] ?? 0) + 1;
+}
+
 function open(g: Group, url: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
@@ -135,8 +141,7 @@ function open(g: Group, url: string, timeoutMs: number): Promise<boolean> {
     }
     ws.onerror = () => finish(false);
     ws.onclose = (e) => {
-      g.closed++;
-      g.closeCodes[e.code] = (g.closeCodes[e.code] ?? 0) + 1;
+      countClose(g, e.code);
       finish(false);
     };
   });
@@ -663,11 +668,7 @@ function countInto(g: Group, c: Lean) {
       sampled = [];
     }
   };
-  c.closed = () => {
-    const code = c.closeCode ?? 1006;
-    g.closed++;
-    g.closeCodes[code] = (g.closeCodes[code] ?? 0) + 1;
-  };
+  c.closed = () => countClose(g, c.closeCode ?? 1006);
 }
 
 /** One lean connection opened, closed with 1000, and waited for until the server has closed it. */
