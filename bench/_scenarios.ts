@@ -230,11 +230,12 @@ export async function echo(
   for (const r of running) {
     const group = `${r.target.id}:echo`;
     const res = await worker.request({
-      op: "leanConnect",
+      op: "connect",
       group,
       kind: r.target.kind,
       urls: urls(r.target, r.server),
       n: cfg.conns,
+      lean: true,
     });
     if (res.failed) {
       throw new Error(
@@ -248,9 +249,8 @@ export async function echo(
     const wcpu0 = worker.cpu();
     const t0 = performance.now();
     const e = await worker.request({
-      op: "leanEcho",
+      op: "echo",
       group: `${r.target.id}:echo`,
-      kind: r.target.kind,
       ms,
       window: cfg.window ?? 1,
     });
@@ -272,7 +272,7 @@ export async function echo(
     }
   }
   for (const r of running) {
-    await worker.request({ op: "leanClose", group: `${r.target.id}:echo` });
+    await worker.request({ op: "close", group: `${r.target.id}:echo` });
   }
   return samples;
 }

@@ -29,7 +29,6 @@ interface Group {
   closeCodes: Record<string, number>;
   /** Pings answered (our envelope's or engine.io's). */
   pongs: number;
-  echo?: (ws: WebSocket, data: string) => void;
 }
 
 const groups = new Map<string, Group>();
@@ -64,10 +63,8 @@ function onWsMessage(g: Group, ws: WebSocket, data: string) {
     g.pongs++;
     return;
   }
-  if (g.echo) return g.echo(ws, data);
   const t = now();
-  if (g.received++ === 0) g.first = t;
-  g.last = t;
+  arrived(g, 1, t);
   if (g.every && ++g.tick >= g.every) {
     g.tick = 0;
     g.samples.push(t - parseFloat(data.substring(16, 34)));
@@ -85,16 +82,21 @@ function onEioMessage(g: Group, ws: WebSocket, data: string) {
     g.pongs++;
     return;
   }
-  if (g.echo) return g.echo(ws, data);
   if (data.charCodeAt(0) !== 52 || data.charCodeAt(1) !== 50) return; // not "42"
   const t = now();
-  if (g.received++ === 0) g.first = t;
-  g.last = t;
+  arrived(g, 1, t);
   // 42["f",123.456,"xxx"]
   if (g.every && ++g.tick >= g.every) {
     g.tick = 0;
     g.samples.push(t - parseFloat(data.substring(7, 25)));
   }
+}
+
+/** Counts `n` data frames of the group that arrived at `t`. */
+function arrived(g: Group, n: number, t: number) {
+  if (g.received === 0) g.first = t;
+  g.received += n;
+  g.last = t;
 }
 
 /** Counts a connection of the group that closed, by its close code. */
@@ -205,56 +207,6 @@ function stats(name: string) {
     pongs: g.pongs,
     ...percentiles(g.samples),
   };
-}
-
-/** Closed loop: every socket of the group keeps one echo request in flight for `ms`. */
-function echo(name: string, ms: number) {
-  const g = group(name);
-  const eio = g.kind === "eio";
-  let count = 0;
-  const samples: number[] = [];
-  let sampleTick = 0;
-  const sentAt = new Map<WebSocket, number>();
-  const end = now() + ms;
-  return new Promise((resolve) => {
-    let stopped = false;
-    const send = (ws: WebSocket) => {
-      const t = now();
-      sentAt.set(ws, t);
-      const body = '{"type":"echo","payload":{"t":' + t.toFixed(3) + "}}";
-      ws.send(eio ? '42["echo",' + body + "]" : body);
-    };
-    g.echo = (ws, _data) => {
-      const t = now();
-      count++;
-      if (++sampleTick >= 4 || g.sockets.length === 1) {
-        sampleTick = 0;
-        samples.push(t - sentAt.get(ws)!);
-      }
-      if (t < end) send(ws);
-      else if (!stopped) {
-        stopped = true;
-        setTimeout(() => {
-          g.echo = undefined;
-          resolve({ count, ms, ...percentiles(samples) });
-        }, 50);
-      }
-    };
-    const start = now();
-    for (const ws of g.sockets) send(ws);
-    // A server that stops answering must not hang the run.
-    setTimeout(() => {
-      if (stopped) return;
-      stopped = true;
-      g.echo = undefined;
-      resolve({
-        count,
-        ms: now() - start,
-        stuck: true,
-        ...percentiles(samples),
-      });
-    }, ms + 5000);
-  });
 }
 
 function close(name: string, timeoutMs = 5000) {
@@ -625,6 +577,24 @@ let leanPong: Buffer | undefined;
 let leanHeartbeat: Buffer | undefined;
 
 /**
+ * Answers a heartbeat of the server's own protocol on a lean connection (our
+ * `ping` envelope, the Socket.IO server's heartbeat event); `false` for any
+ * other frame.
+ */
+function answeredPing(g: Group, c: Lean, buf: Buffer, start: number, end: number): boolean {
+  if (g.kind === "eio") {
+    if (end - start !== 8 || buf.toString("latin1", start, end) !== HEARTBEAT_EVENT) return false;
+    c.sock.write(leanHeartbeat ??= clientFrame(HEARTBEAT_EVENT));
+  } else {
+    // '{"type":"ping"': fan-out frames have an 'f' at index 9, echo answers an 'e'.
+    if (buf[start + 9] !== 0x70 || buf[start + 10] !== 0x69) return false;
+    c.sock.write(leanPong ??= clientFrame(PONG));
+  }
+  g.pongs++;
+  return true;
+}
+
+/**
  * Makes a lean connection count into its group as `onWsMessage` and
  * `onEioMessage` do for a WebSocket: pings answered, data frames counted, the
  * time taken once per chunk (its frames arrived together), and every n-th
@@ -637,19 +607,8 @@ function countInto(g: Group, c: Lean) {
   let frames = 0;
   let sampled: number[] = [];
   c.frame = (buf, start, end) => {
-    if (eio) {
-      if (end - start === 8 && buf.toString("latin1", start, end) === HEARTBEAT_EVENT) {
-        c.sock.write(leanHeartbeat ??= clientFrame(HEARTBEAT_EVENT));
-        g.pongs++;
-        return;
-      }
-      if (buf[start] !== 0x34 || buf[start + 1] !== 0x32) return; // not "42"
-    } else if (buf[start + 9] === 0x70 && buf[start + 10] === 0x69) {
-      // '{"type":"ping"': fan-out frames have an 'f' at index 9, echo answers an 'e'.
-      c.sock.write(leanPong ??= clientFrame(PONG));
-      g.pongs++;
-      return;
-    }
+    if (answeredPing(g, c, buf, start, end)) return;
+    if (eio && (buf[start] !== 0x34 || buf[start + 1] !== 0x32)) return; // not "42"
     frames++;
     if (g.every && ++g.tick >= g.every) {
       g.tick = 0;
@@ -659,9 +618,7 @@ function countInto(g: Group, c: Lean) {
   c.chunk = () => {
     if (frames === 0) return;
     const t = now();
-    if (g.received === 0) g.first = t;
-    g.received += frames;
-    g.last = t;
+    arrived(g, frames, t);
     frames = 0;
     if (sampled.length) {
       for (const sent of sampled) g.samples.push(t - sent);
@@ -714,29 +671,15 @@ async function leanGroupConnect(g: Group, urls: string[], n: number) {
   return { ok: list.length, failed: n - list.length, ms: now() - start };
 }
 
-const leans = new Map<string, Lean[]>();
-
-async function leanConnect(
-  name: string,
-  kind: "ws" | "eio",
-  urls: string[],
-  n: number,
-) {
-  const list = await leanOpenMany(urls, n, kind);
-  leans.set(name, list);
-  return { ok: list.length, failed: n - list.length };
-}
-
-/** Closed loop over the lean connections: each keeps `window` echo requests in flight for `ms`. */
-function leanEcho(
-  name: string,
-  kind: "ws" | "eio",
-  ms: number,
-  window: number,
-) {
-  const list = leans.get(name) ?? [];
+/**
+ * Closed loop over the group's lean connections: each keeps `window` echo
+ * requests in flight for `ms`. Heartbeats are answered, not counted.
+ */
+function echo(name: string, ms: number, window: number) {
+  const g = group(name);
+  const list = g.leans;
   const body = '{"type":"echo","payload":{"t":1}}';
-  const one = clientFrame(kind === "eio" ? `42["echo",${body}]` : body);
+  const one = clientFrame(g.kind === "eio" ? `42["echo",${body}]` : body);
   const frame = Buffer.concat(Array.from({ length: window }, () => one));
   const samples: number[] = [];
   let count = 0;
@@ -750,7 +693,9 @@ function leanEcho(
       let outstanding = window;
       let sentAt = now();
       let n = 0;
-      c.frame = () => n++;
+      c.frame = (buf, start, end) => {
+        if (!answeredPing(g, c, buf, start, end)) n++;
+      };
       c.chunk = () => {
         if (n === 0) return;
         outstanding -= n;
@@ -773,12 +718,6 @@ function leanEcho(
   });
 }
 
-function leanClose(name: string) {
-  for (const c of leans.get(name) ?? []) c.sock.destroy();
-  leans.delete(name);
-  return { ok: true };
-}
-
 // deno-lint-ignore no-explicit-any
 async function dispatch(cmd: any): Promise<unknown> {
   switch (cmd.op) {
@@ -796,24 +735,13 @@ async function dispatch(cmd: any): Promise<unknown> {
     case "stats":
       return stats(cmd.group);
     case "echo":
-      return await echo(cmd.group, cmd.ms);
+      return await echo(cmd.group, cmd.ms, cmd.window ?? 1);
     case "close":
       return await close(cmd.group);
     case "churn":
       return await churn(cmd.url, cmd.total, cmd.parallel ?? 32, cmd.kind ?? "ws", cmd.lean ?? false);
     case "stall":
       return await stall(cmd.group, cmd.host, cmd.port, cmd.path, cmd.n);
-    case "leanConnect":
-      return await leanConnect(cmd.group, cmd.kind ?? "ws", cmd.urls, cmd.n);
-    case "leanEcho":
-      return await leanEcho(
-        cmd.group,
-        cmd.kind ?? "ws",
-        cmd.ms,
-        cmd.window ?? 1,
-      );
-    case "leanClose":
-      return leanClose(cmd.group);
     case "exit":
       setTimeout(() => process.exit(0), 10);
       return { ok: true };
