@@ -1,5 +1,5 @@
 // Renders a run's results as bench/RESULTS.md.
-import { fmt, fx, median, ratio } from "./_stats.ts";
+import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
 import { TARGETS } from "./_targets.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -30,6 +30,8 @@ interface Check {
   where?: string;
   /** The same comparison by server CPU per message (noise-robust), where it applies. */
   alt?: string;
+  /** The 90 % bootstrap interval of the worst case's value, where it is a ratio over repetitions. */
+  interval?: [number, number];
 }
 
 /** Worst "b's CPU per message ÷ a's" over configs: ≥ 1 means a costs no more than b. */
@@ -117,6 +119,22 @@ function rel(c: Any, a: string, b: string, key: string): number {
  */
 function relTail(c: Any, a: string, b: string, key: string): number {
   return ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
+}
+
+/** The 90 % bootstrap interval of {@linkcode rel}: of the median of the paired ratios, else of the ratio of medians. */
+function relInterval(c: Any, a: string, b: string, key: string): [number, number] {
+  const sa = (c?.samples?.[a] ?? []) as Any[];
+  const sb = (c?.samples?.[b] ?? []) as Any[];
+  if (sa.length === sb.length && sa.length > 0) {
+    return bootstrapInterval([sa.map((x, i) => ratio(x[key], sb[i][key]))], ([r]) => median(r));
+  }
+  return relTailInterval(c, a, b, key);
+}
+
+/** The 90 % bootstrap interval of {@linkcode relTail}, each server's repetitions resampled on their own. */
+function relTailInterval(c: Any, a: string, b: string, key: string): [number, number] {
+  const values = (id: string) => ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key] as number);
+  return bootstrapInterval([values(a), values(b)], ([x, y]) => ratio(median(x), median(y)));
 }
 
 /** The range of a field over the repetitions, as `min–max`. */
@@ -305,11 +323,15 @@ export function writeReport(r: Any): string {
     name: (c: Any) => string,
     a: string,
     b: string,
-  ) =>
+  ) => {
+    const check = atLeast(what, goal, pairs(list, name, a, b, "rate"));
+    const at = list?.find((c) => name(c) === check.where);
     checks.push({
-      ...atLeast(what, goal, pairs(list, name, a, b, "rate")),
+      ...check,
       alt: costAlt(list, name, a, b),
+      interval: at ? relInterval(at, a, b, "rate") : undefined,
     });
+  };
   both(
     "Fan-out, Bun: steadysocket ÷ send loop",
     0.95,
@@ -369,6 +391,9 @@ export function writeReport(r: Any): string {
       p99,
       "×",
     );
+    const tailAt = F?.find((c) => `fan-out ${fanName(c)}` === check.where) ??
+      E?.find((c) => echoName(c) === check.where);
+    if (tailAt) check.interval = relTailInterval(tailAt, OURS[rt], RAW[rt], "p99");
     // Per fan-out size, the p99 of a ÷ that of b (where both were measured).
     const fanTail = (a: string, b: string) =>
       pairs(F, (c) => `fan-out ${fanName(c)}`, a, b, "p99").filter(([, v]) => Number.isFinite(v));
@@ -538,12 +563,14 @@ export function writeReport(r: Any): string {
     // The same comparisons for the raw runtime, to tell a floor from a cost.
     const entries: [string, number][] = [];
     const rawEntries = new Map<string, number>();
+    const intervals = new Map<string, () => [number, number]>();
     for (const rt of ["bun", "deno"]) {
       const o = OURS[rt];
       const p = `${rt}-${peer}`;
       const add = (name: string, c: Any, key: string) => {
         entries.push([name, rel(c, o, p, key)]);
         rawEntries.set(name, rel(c, RAW[rt], p, key));
+        intervals.set(name, () => relInterval(c, o, p, key));
       };
       for (const c of F ?? []) add(`${rt} fan-out ${fanName(c)}`, c, "rate");
       for (const c of E ?? []) add(`${rt} ${echoName(c)}`, c, "rate");
@@ -555,6 +582,7 @@ export function writeReport(r: Any): string {
       1.0,
       entries,
     );
+    c.interval = intervals.get(c.where ?? "")?.();
     const floor = rawEntries.get(c.where ?? "");
     const notes: string[] = [];
     if (Number.isFinite(floor)) notes.push(`the raw runtime there: ${floor!.toFixed(2)}×`);
@@ -575,13 +603,17 @@ export function writeReport(r: Any): string {
   }
   const sio: [string, number][] = [];
   const sioRaw = new Map<string, number>();
+  const sioAt = new Map<string, Any>();
   for (const rt of ["bun", "deno"]) {
     for (const c of F ?? []) {
       sio.push([`${rt} ${fanName(c)}`, rel(c, OURS[rt], "node-sio", "rate")]);
       sioRaw.set(`${rt} ${fanName(c)}`, rel(c, RAW[rt], "node-sio", "rate"));
+      sioAt.set(`${rt} ${fanName(c)}`, [c, rt]);
     }
   }
   const sc = atLeast("Fan-out ÷ Socket.IO", 1.5, sio);
+  const [sioConfig, sioRt] = sioAt.get(sc.where ?? "") ?? [];
+  if (sioConfig) sc.interval = relInterval(sioConfig, OURS[sioRt], "node-sio", "rate");
   const sf = sioRaw.get(sc.where ?? "");
   if (Number.isFinite(sf)) sc.alt = `the raw runtime there: ${sf!.toFixed(2)}×`;
   checks.push(sc);
@@ -603,6 +635,7 @@ export function writeReport(r: Any): string {
         "goal",
         "measured (worst case)",
         "where",
+        "90 % interval",
         "result",
         "by server CPU per message / note",
       ],
@@ -611,10 +644,17 @@ export function writeReport(r: Any): string {
         c.goal,
         c.shown,
         c.where ?? "",
+        c.interval && Number.isFinite(c.interval[0])
+          ? `${c.interval[0].toFixed(2)}–${c.interval[1].toFixed(2)}×`
+          : "",
         c.pass === undefined ? "not measured" : c.pass ? "pass" : "**miss**",
         c.alt ?? "",
       ]),
     ),
+    "",
+    "The interval is a 90 % bootstrap interval of the worst case's ratio, from its repetitions (each " +
+      "resampled with replacement, 2 000 times): a miss whose interval reaches the goal is within this run's " +
+      "noise, one whose interval lies wholly on the wrong side is not.",
     "",
     "The last column repeats a throughput comparison as the baseline's server CPU time per message ÷ ours " +
       "(≥ 1: we spend no more CPU per message), which the server being descheduled by other work on the " +

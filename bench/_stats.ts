@@ -34,3 +34,44 @@ export function fmt(n: number, digits = 2): string {
 export function fx(n: number): string {
   return Number.isFinite(n) ? n.toFixed(2) + "×" : "—";
 }
+
+/**
+ * A 90 % bootstrap interval of a statistic: `stat` is computed over
+ * `resamples` draws, each series of `series` resampled with replacement on
+ * its own, and the middle 90 % of the results is returned. The generator is
+ * seeded, so a report rebuilt from the same run reads the same. `[NaN, NaN]`
+ * when a series has fewer than 3 values.
+ *
+ * @example
+ * ```ts
+ * import { bootstrapInterval, median } from "./_stats.ts";
+ * const [lo, hi] = bootstrapInterval([[0.9, 1.0, 1.1, 0.95, 1.05]], ([r]) => median(r));
+ * console.log(`${lo}–${hi}`);
+ * ```
+ */
+export function bootstrapInterval(
+  series: number[][],
+  stat: (draws: number[][]) => number,
+  resamples = 2000,
+): [number, number] {
+  const clean = series.map((s) => s.filter(Number.isFinite));
+  if (clean.length === 0 || clean.some((s) => s.length < 3)) return [NaN, NaN];
+  let state = 0x2545f491;
+  // A small 32-bit generator (xorshift): enough to pick indices, and reproducible.
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+  const results: number[] = [];
+  for (let i = 0; i < resamples; i++) {
+    const draws = clean.map((s) => s.map(() => s[Math.floor(next() * s.length)]));
+    const v = stat(draws);
+    if (Number.isFinite(v)) results.push(v);
+  }
+  if (results.length === 0) return [NaN, NaN];
+  results.sort((a, b) => a - b);
+  const at = (q: number) => results[Math.min(results.length - 1, Math.floor(q * results.length))];
+  return [at(0.05), at(0.95)];
+}
