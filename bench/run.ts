@@ -337,6 +337,16 @@ Deno.env.set(
   "PATH",
   `${ROOT}tools/node_modules/.bin:${Deno.env.get("PATH") ?? ""}`,
 );
+// The project's own dependencies, as `npm install` sets them up (partysocket and esbuild for the client and
+// bundle scenarios; Deno and Bun in tools/, by its postinstall), when a fresh clone runs the benchmark first.
+try {
+  await Deno.stat(`${ROOT}node_modules/partysocket`);
+  await Deno.stat(`${ROOT}node_modules/.bin/esbuild`);
+  await Deno.stat(`${ROOT}tools/node_modules/.bin/bun`);
+} catch {
+  log("installing the project's dependencies (npm ci)…");
+  await run(["npm", "ci", "--no-audit", "--no-fund"]);
+}
 try {
   await Deno.stat(`${ROOT}bench/node_modules/socket.io`);
 } catch {
