@@ -45,8 +45,14 @@ function costAlt(
   return Number.isFinite(v) ? `${v.toFixed(2)}× (${where})` : "";
 }
 
+/**
+ * A named value of a check, with its 90 % interval where the value is a
+ * ratio over repetitions (computed only for the entry a check reports).
+ */
+type Entry = [name: string, value: number, interval?: () => [number, number]];
+
 /** The worst (lowest or highest) of several named values. */
-function worst(entries: [string, number][], low = true): [string, number] {
+function worst(entries: Entry[], low = true): Entry {
   const ok = entries.filter(([, v]) => Number.isFinite(v));
   if (ok.length === 0) return ["", NaN];
   return ok.reduce((
@@ -58,10 +64,10 @@ function worst(entries: [string, number][], low = true): [string, number] {
 function atLeast(
   what: string,
   goal: number,
-  entries: [string, number][],
+  entries: Entry[],
   suffix = "×",
 ): Check {
-  const [where, value] = worst(entries, true);
+  const [where, value, interval] = worst(entries, true);
   return {
     what,
     goal: `≥ ${goal}${suffix}`,
@@ -69,17 +75,18 @@ function atLeast(
     shown: Number.isFinite(value) ? value.toFixed(2) + suffix : "not measured",
     pass: Number.isFinite(value) ? value >= goal : undefined,
     where,
+    interval: interval?.(),
   };
 }
 
 function atMost(
   what: string,
   goal: number,
-  entries: [string, number][],
+  entries: Entry[],
   unit: string,
   digits = 2,
 ): Check {
-  const [where, value] = worst(entries, false);
+  const [where, value, interval] = worst(entries, false);
   return {
     what,
     goal: unit === "×" ? `≤ ${goal.toFixed(2)}×` : `≤ ${goal} ${unit}`.trim(),
@@ -89,6 +96,7 @@ function atMost(
       : "not measured",
     pass: Number.isFinite(value) ? value <= goal : undefined,
     where,
+    interval: interval?.(),
   };
 }
 
@@ -102,12 +110,16 @@ const fanName = (f: Any) => `${f.clients}×${f.bytes} B`;
  * where repetitions cannot be paired.
  */
 function rel(c: Any, a: string, b: string, key: string): number {
+  const paired = pairedRatios(c, a, b, key);
+  return paired ? median(paired) : ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
+}
+
+/** a ÷ b per repetition, or `undefined` where the repetitions cannot be paired. */
+function pairedRatios(c: Any, a: string, b: string, key: string): number[] | undefined {
   const sa = c?.samples?.[a] as Any[] | undefined;
   const sb = c?.samples?.[b] as Any[] | undefined;
-  if (sa && sb && sa.length === sb.length && sa.length > 0) {
-    return median(sa.map((x, i) => ratio(x[key], sb[i][key])));
-  }
-  return ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
+  if (!sa || !sb || sa.length !== sb.length || sa.length === 0) return undefined;
+  return sa.map((x, i) => ratio(x[key], sb[i][key]));
 }
 
 /**
@@ -123,12 +135,8 @@ function relTail(c: Any, a: string, b: string, key: string): number {
 
 /** The 90 % bootstrap interval of {@linkcode rel}: of the median of the paired ratios, else of the ratio of medians. */
 function relInterval(c: Any, a: string, b: string, key: string): [number, number] {
-  const sa = (c?.samples?.[a] ?? []) as Any[];
-  const sb = (c?.samples?.[b] ?? []) as Any[];
-  if (sa.length === sb.length && sa.length > 0) {
-    return bootstrapInterval([sa.map((x, i) => ratio(x[key], sb[i][key]))], ([r]) => median(r));
-  }
-  return relTailInterval(c, a, b, key);
+  const paired = pairedRatios(c, a, b, key);
+  return paired ? bootstrapInterval([paired], ([r]) => median(r)) : relTailInterval(c, a, b, key);
 }
 
 /** The 90 % bootstrap interval of {@linkcode relTail}, each server's repetitions resampled on their own. */
@@ -145,18 +153,18 @@ function spread(c: Any, id: string, key: string): string {
   return v.length ? `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}` : "—";
 }
 
-/** Pairs (config name, a ÷ b) over a scenario's configs, where both were measured. */
+/** Entries (config name, a ÷ b, its interval) over a scenario's configs, where both were measured. */
 function pairs(
   list: Any[] | undefined,
   name: (c: Any) => string,
   a: string,
   b: string,
   key: string,
-) {
-  const by = key.startsWith("p9") || key.startsWith("p5") ? relTail : rel;
-  return (list ?? []).map((
-    c: Any,
-  ): [string, number] => [name(c), by(c, a, b, key)]);
+): Entry[] {
+  const tail = key.startsWith("p9") || key.startsWith("p5");
+  const by = tail ? relTail : rel;
+  const interval = tail ? relTailInterval : relInterval;
+  return (list ?? []).map((c: Any): Entry => [name(c), by(c, a, b, key), () => interval(c, a, b, key)]);
 }
 
 /** The idle runs with the fewest and the most connections (the same run when there is one). */
@@ -323,15 +331,11 @@ export function writeReport(r: Any): string {
     name: (c: Any) => string,
     a: string,
     b: string,
-  ) => {
-    const check = atLeast(what, goal, pairs(list, name, a, b, "rate"));
-    const at = list?.find((c) => name(c) === check.where);
+  ) =>
     checks.push({
-      ...check,
+      ...atLeast(what, goal, pairs(list, name, a, b, "rate")),
       alt: costAlt(list, name, a, b),
-      interval: at ? relInterval(at, a, b, "rate") : undefined,
     });
-  };
   both(
     "Fan-out, Bun: steadysocket ÷ send loop",
     0.95,
@@ -381,7 +385,7 @@ export function writeReport(r: Any): string {
     "deno-raw0",
   );
   for (const rt of ["bun", "deno"]) {
-    const p99: [string, number][] = [
+    const p99: Entry[] = [
       ...pairs(F, (c) => `fan-out ${fanName(c)}`, OURS[rt], RAW[rt], "p99"),
       ...pairs(E, echoName, OURS[rt], RAW[rt], "p99"),
     ];
@@ -391,17 +395,14 @@ export function writeReport(r: Any): string {
       p99,
       "×",
     );
-    const tailAt = F?.find((c) => `fan-out ${fanName(c)}` === check.where) ??
-      E?.find((c) => echoName(c) === check.where);
-    if (tailAt) check.interval = relTailInterval(tailAt, OURS[rt], RAW[rt], "p99");
     // Per fan-out size, the p99 of a ÷ that of b (where both were measured).
     const fanTail = (a: string, b: string) =>
       pairs(F, (c) => `fan-out ${fanName(c)}`, a, b, "p99").filter(([, v]) => Number.isFinite(v));
-    const worst = (list: [string, number][]) => {
+    const worst = (list: Entry[]) => {
       const [where, v] = list.reduce((a, b) => (b[1] > a[1] ? b : a));
       return `at most ${v.toFixed(2)}× (${where})`;
     };
-    const range = (list: [string, number][]) => {
+    const range = (list: Entry[]) => {
       const v = list.map(([, x]) => x);
       return `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}×`;
     };
@@ -561,16 +562,14 @@ export function writeReport(r: Any): string {
   );
   for (const peer of ["hono", "crossws"]) {
     // The same comparisons for the raw runtime, to tell a floor from a cost.
-    const entries: [string, number][] = [];
+    const entries: Entry[] = [];
     const rawEntries = new Map<string, number>();
-    const intervals = new Map<string, () => [number, number]>();
     for (const rt of ["bun", "deno"]) {
       const o = OURS[rt];
       const p = `${rt}-${peer}`;
       const add = (name: string, c: Any, key: string) => {
-        entries.push([name, rel(c, o, p, key)]);
+        entries.push([name, rel(c, o, p, key), () => relInterval(c, o, p, key)]);
         rawEntries.set(name, rel(c, RAW[rt], p, key));
-        intervals.set(name, () => relInterval(c, o, p, key));
       };
       for (const c of F ?? []) add(`${rt} fan-out ${fanName(c)}`, c, "rate");
       for (const c of E ?? []) add(`${rt} ${echoName(c)}`, c, "rate");
@@ -582,7 +581,6 @@ export function writeReport(r: Any): string {
       1.0,
       entries,
     );
-    c.interval = intervals.get(c.where ?? "")?.();
     const floor = rawEntries.get(c.where ?? "");
     const notes: string[] = [];
     if (Number.isFinite(floor)) notes.push(`the raw runtime there: ${floor!.toFixed(2)}×`);
@@ -601,19 +599,13 @@ export function writeReport(r: Any): string {
     if (notes.length) c.alt = notes.join("; ");
     checks.push(c);
   }
-  const sio: [string, number][] = [];
+  const sio: Entry[] = [];
   const sioRaw = new Map<string, number>();
-  const sioAt = new Map<string, Any>();
   for (const rt of ["bun", "deno"]) {
-    for (const c of F ?? []) {
-      sio.push([`${rt} ${fanName(c)}`, rel(c, OURS[rt], "node-sio", "rate")]);
-      sioRaw.set(`${rt} ${fanName(c)}`, rel(c, RAW[rt], "node-sio", "rate"));
-      sioAt.set(`${rt} ${fanName(c)}`, [c, rt]);
-    }
+    sio.push(...pairs(F, (c) => `${rt} ${fanName(c)}`, OURS[rt], "node-sio", "rate"));
+    for (const c of F ?? []) sioRaw.set(`${rt} ${fanName(c)}`, rel(c, RAW[rt], "node-sio", "rate"));
   }
   const sc = atLeast("Fan-out ÷ Socket.IO", 1.5, sio);
-  const [sioConfig, sioRt] = sioAt.get(sc.where ?? "") ?? [];
-  if (sioConfig) sc.interval = relInterval(sioConfig, OURS[sioRt], "node-sio", "rate");
   const sf = sioRaw.get(sc.where ?? "");
   if (Number.isFinite(sf)) sc.alt = `the raw runtime there: ${sf!.toFixed(2)}×`;
   checks.push(sc);
