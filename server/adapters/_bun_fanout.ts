@@ -26,21 +26,11 @@
  *
  * So the hub's check of a subscriber's buffered bytes can miss what was
  * published to it since the last write-out. `accepts` bounds that: at most
- * `budget` bytes are published between two resets of its count, each made
- * by a timer callback (which runs after the write-out of everything
- * published before it), and the adapter sets `backpressureLimit` to the
- * endpoint's bound plus `budget`; a subscriber found at or under the bound
- * then has room for everything queued for it, and Bun drops no frame the hub
- * counted as delivered. Past the budget, the broadcast takes the send loop,
- * whose every `send` reports its result.
- * - A pending timer makes Bun's `publish()` dearer: with a `setTimeout(0)`
- *   armed on each turn of a saturating broadcast loop, a raw `publish()`
- *   server spent 14 % more CPU per frame at 32 clients × 20 B (7–8 % with a
- *   10 ms timer or one refreshed), measured in one process against the same
- *   server without it. So the reset is armed only once half the budget is
- *   spent (or a message did not fit), not on every turn that publishes: a
- *   count is never reset early, only later, which can only make the budget
- *   stricter.
+ * `budget` bytes are published between two timer turns, and the adapter sets
+ * `backpressureLimit` to the endpoint's bound plus `budget`; a subscriber
+ * found at or under the bound then has room for everything queued for it,
+ * and Bun drops no frame the hub counted as delivered. Past the budget, the
+ * broadcast takes the send loop, whose every `send` reports its result.
  *
  * @module
  */
@@ -83,19 +73,14 @@ function rawOf(socket: SocketLike): BunServerWebSocket | undefined {
 
 /**
  * A {@linkcode NativeFanout} over a Bun server, publishing at most `budget`
- * bytes (frames included) between two timer callbacks.
+ * bytes (frames included) per timer turn.
  */
 export function bunFanout(server: BunPublisher, budget: number): NativeFanout {
   let queued = 0;
   let armed = false;
-  const half = budget / 2;
   const reset = () => {
     armed = false;
     queued = 0;
-  };
-  const arm = () => {
-    armed = true;
-    setTimeout(reset, 0);
   };
   return {
     owns(socket) {
@@ -129,13 +114,12 @@ export function bunFanout(server: BunPublisher, budget: number): NativeFanout {
         size = FRAME_HEADER + message.length * 3;
         if (message.length > SHORT_TEXT || queued + size > budget) size = FRAME_HEADER + textBytes(message);
       }
-      if (queued + size > budget) {
-        // Refused: a reset is due, or this message would never fit again.
-        if (!armed && queued > 0) arm();
-        return false;
-      }
+      if (queued + size > budget) return false;
       queued += size;
-      if (!armed && queued > half) arm();
+      if (!armed) {
+        armed = true;
+        setTimeout(reset, 0);
+      }
       return true;
     },
     publish(topic, message, from) {

@@ -102,8 +102,7 @@ export interface BunHandlersOptions {
    * `delivered` is exact. For that Bun's `backpressureLimit` is set to
    * `maxBufferedBytes + maxMessageBytes` (the most a peer can hold), and a
    * broadcast takes the loop when it skips a list of connections, or when
-   * more than `maxMessageBytes` were published since Bun last wrote its
-   * queues out (as far as a timer callback can tell; see `_bun_fanout.ts`).
+   * more than `maxMessageBytes` were published in the same event-loop turn.
    */
   fanout?: "native" | "loop";
 }
@@ -219,7 +218,7 @@ export function bunHandlers<T>(endpoint: Endpoint<T>, options: BunHandlersOption
     },
     websocket: {
       ...bunWebSocketSettings(endpoint),
-      // Room for what a checked peer may still have queued unseen (see _bun_fanout.ts).
+      // Room for what a checked peer may still be sent in one turn (see _bun_fanout.ts).
       backpressureLimit: native ? maxBufferedBytes + maxMessageBytes : maxBufferedBytes,
       open(ws) {
         const data = ws.data as UpgradeData;

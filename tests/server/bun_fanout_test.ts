@@ -322,8 +322,8 @@ function countTextFrames(bytes: Uint8Array): { text: number; close: number | und
 }
 
 // 64 broadcasts of 4 KiB per event-loop turn stay within the publish budget
-// (maxMessageBytes between two resets, each turn ending in a timer callback);
-// 400 exceed it, so each turn mixes publishes and send loops.
+// (maxMessageBytes per turn); 400 exceed it, so each turn mixes publishes and
+// send loops.
 for (const perTurn of [64, 400]) {
   test(
     `bun native fan-out: a peer that stopped reading is closed with 1013, counts stay exact (${perTurn} per turn)`,

@@ -1,6 +1,5 @@
 /**
- * The publish budget of Bun's native fan-out (bytes between two resets by a
- * timer callback) counts a message's
+ * The per-turn publish budget of Bun's native fan-out counts a message's
  * UTF-8 bytes plus the longest frame header: exactly for a long text,
  * whichever way the length is computed (Bun's native `Buffer.byteLength`
  * under Bun, the JavaScript loop under Deno), and at its bound of 3 bytes per
@@ -22,8 +21,8 @@ test("bun fan-out budget: exact UTF-8 bytes of a long text, frame header include
   assert.equal(fanout.accepts(text), true, "610 of 1220");
   assert.equal(fanout.accepts(text), true, "1220 of 1220: exactly the budget");
   assert.equal(fanout.accepts("x"), false, "11 more would pass it");
-  await nextTurn(); // the refusal armed a reset
-  assert.equal(fanout.accepts(text + "x".repeat(300)), true, "reset by the timer: a new budget");
+  await nextTurn(); // the budget is per event-loop turn
+  assert.equal(fanout.accepts(text + "x".repeat(300)), true, "a new turn, a new budget");
   assert.equal(fanout.accepts(text), false, "910 + 610 > 1220");
   await nextTurn();
 });
@@ -47,20 +46,5 @@ test("bun fan-out budget: binary counts its byte length, a lone surrogate 3 byte
   assert.equal(fanout.accepts(new Uint8Array(8)), true);
   assert.equal(fanout.accepts("\ud800"), true, "a lone high surrogate is written as U+FFFD, 3 bytes");
   assert.equal(fanout.accepts(new ArrayBuffer(0)), false, "the header alone no longer fits");
-  await nextTurn();
-});
-
-test("bun fan-out budget: the reset is armed once half the budget is spent, not on every turn", async () => {
-  const fanout = bunFanout(never, 1000);
-  const third = "x".repeat(290); // 290 code units, past the short texts: 300 bytes with the header
-  assert.equal(fanout.accepts(third), true, "300 of 1000: under half, no timer armed");
-  await nextTurn();
-  assert.equal(fanout.accepts(third), true, "600 of 1000: the count outlived the turn, and a reset is armed");
-  assert.equal(fanout.accepts(third + third), false, "600 + 590 > 1000");
-  await nextTurn();
-  assert.equal(fanout.accepts(third + third), true, "the reset came: 590 of 1000");
-  assert.equal(fanout.accepts(third), true, "890 of 1000, the reset still armed");
-  await nextTurn();
-  assert.equal(fanout.accepts("x".repeat(500)), true, "a new budget again");
   await nextTurn();
 });
