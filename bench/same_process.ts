@@ -17,6 +17,13 @@
 // default `idleTimeout` and with `idleTimeout: 0` (the setting our adapter
 // uses), against steadysocket (a room). CLIENT_PIN (e.g.
 // "taskset -c 1") pins the clients' process; the runner pins this one.
+//
+// A fourth side, "direct", writes to steadysocket's own server and sockets
+// without the library's broadcast: Bun's `publish()` to the room's topic, or
+// on Deno a send loop over the raw sockets. Two server instances differ by
+// up to ±10 % per frame for their whole life even in one process, so only
+// this side, the same server and sockets in alternate windows, tells what
+// the broadcast itself costs from what the instance does.
 import { spawn } from "node:child_process";
 import process from "node:process";
 import type { Connection } from "../server/mod.ts";
@@ -68,7 +75,8 @@ async function main(): Promise<void> {
     ...(g.Bun ? [process.execPath, self] : [g.Deno.execPath(), "run", "-A", self]),
     "--clients",
     String(clients),
-    ...sides.map((s) => String(s.port)),
+    // One set of clients per server: "direct" shares steadysocket's.
+    ...new Set(sides.map((s) => String(s.port))),
   ];
   const child = spawn(cmd, args, { stdio: "ignore" });
   try {
@@ -181,7 +189,25 @@ function bunSides(): Side[] {
   };
   const { endpoint } = steadyEndpoint();
   const steady = g.Bun.serve({ port: 0, hostname: "127.0.0.1", ...bunHandlers(endpoint) });
-  return [raw("loop"), raw("publish"), steadySide(endpoint, steady.port)];
+  const ours = steadySide(endpoint, steady.port);
+  // The hub subscribes a room's sockets to its topic ("#" + the room's name)
+  // at the room's first broadcast: one through the hub, then Bun's publish().
+  let subscribed = false;
+  const direct: Side = {
+    ...ours,
+    id: "direct",
+    sendAll(frame) {
+      if (!subscribed) {
+        endpoint.hub.broadcast(frame, { room: "r" });
+        subscribed = true;
+        const count = steady.subscriberCount?.("#r");
+        if (count !== undefined && count !== endpoint.hub.size) {
+          throw new Error(`expected ${endpoint.hub.size} subscribers of the room's topic, saw ${count}`);
+        }
+      } else steady.publish("#r", frame);
+    },
+  };
+  return [raw("loop"), raw("publish"), ours, direct];
 }
 
 function denoSides(): Side[] {
@@ -210,7 +236,17 @@ function denoSides(): Side[] {
   };
   const { endpoint } = steadyEndpoint();
   const steady = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, denoHandler(endpoint));
-  return [raw("raw", {}), raw("raw0", { idleTimeout: 0 }), steadySide(endpoint, steady.addr.port)];
+  const ours = steadySide(endpoint, steady.addr.port);
+  const list = () => (endpoint.hub as unknown as { list(): { socket?: WebSocket }[] }).list();
+  // A send loop over the standard WebSockets the adapter hands the core.
+  const direct: Side = {
+    ...ours,
+    id: "direct",
+    sendAll(frame) {
+      for (const conn of list()) conn.socket!.send(frame);
+    },
+  };
+  return [raw("raw", {}), raw("raw0", { idleTimeout: 0 }), ours, direct];
 }
 
 /** Pings every client and waits for all of their answers. */
