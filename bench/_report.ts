@@ -614,25 +614,23 @@ export function writeReport(r: Any): string {
     const c = checks.find((x) => x.what.startsWith(what));
     if (c !== undefined && note !== "") c.alt = c.alt ? `${c.alt}; ${note}` : note;
   };
-  addNote("Fan-out, Bun: steadysocket ÷ publish()", sameProcessNote(r, "bun", "publish", "publish()"));
+  const ownServer = "on our own server and sockets, alternating windows (bench/same_process.ts):";
   addNote(
     "Fan-out, Bun: steadysocket ÷ publish()",
-    sameProcessNote(
-      r,
-      "bun",
-      "direct",
-      "publish() called directly on our server and sockets",
-      "on one server",
-    ),
+    sameProcessNote(r, "bun", "publish", inOneProcess("publish()")),
   );
-  addNote("Fan-out, Bun: steadysocket ÷ send loop", sameProcessNote(r, "bun", "loop", "the send loop"));
-  addNote("Fan-out, Deno", sameProcessNote(r, "deno", "raw", "raw Deno at its default"));
   addNote(
-    "Fan-out, Deno",
-    sameProcessNote(r, "deno", "direct", "a send loop over our server's own sockets", "on one server"),
+    "Fan-out, Bun: steadysocket ÷ publish()",
+    sameProcessNote(r, "bun", "direct", `${ownServer} Bun's publish() called directly ÷ ours`),
   );
-  addNote("p99 latency, Deno", sameProcessNote(r, "deno", "raw", "raw Deno at its default"));
-  addNote("p99 latency, Bun", sameProcessNote(r, "bun", "publish", "publish()"));
+  addNote(
+    "Fan-out, Bun: steadysocket ÷ send loop",
+    sameProcessNote(r, "bun", "loop", inOneProcess("the send loop")),
+  );
+  addNote("Fan-out, Deno", sameProcessNote(r, "deno", "raw", inOneProcess("raw Deno at its default")));
+  addNote("Fan-out, Deno", sameProcessNote(r, "deno", "direct", `${ownServer} a send loop over them ÷ ours`));
+  addNote("p99 latency, Deno", sameProcessNote(r, "deno", "raw", inOneProcess("raw Deno at its default")));
+  addNote("p99 latency, Bun", sameProcessNote(r, "bun", "publish", inOneProcess("publish()")));
   out.push("## Summary", "");
   out.push(
     table(
@@ -1071,21 +1069,20 @@ export function writeReport(r: Any): string {
  * The same-process comparison as a note: the baseline's CPU per delivered
  * frame ÷ ours over the sizes measured (≥ 1: we spend no more).
  */
-function sameProcessNote(
-  r: Any,
-  rt: string,
-  base: string,
-  name: string,
-  where = "in one process, alternating windows (bench/same_process.ts)",
-): string {
+function sameProcessNote(r: Any, rt: string, base: string, lead: string): string {
   const list = ((r.sameProcess?.[rt] ?? []) as Any[])
     .map((c) => [`${c.clients}×${c.bytes} B`, c.baselineOverOurs?.[base]] as [string, number])
     .filter(([, v]) => Number.isFinite(v));
   if (list.length === 0) return "";
   const low = list.reduce((a, b) => (b[1] < a[1] ? b : a));
   const high = Math.max(...list.map(([, v]) => v));
-  return `${where}: ${name}'s CPU per frame ÷ ours ` +
+  return `${lead} ` +
     `${low[1].toFixed(2)}–${high.toFixed(2)}× (lowest at ${low[0]})`;
+}
+
+/** How a same-process note begins for a baseline served by its own server. */
+function inOneProcess(name: string): string {
+  return `in one process, alternating windows (bench/same_process.ts): ${name}'s CPU per frame ÷ ours`;
 }
 
 /** The same-process fan-out (bench/same_process.ts) as tables, one per runtime. */
