@@ -568,7 +568,7 @@ export function writeReport(r: Any): string {
       const o = OURS[rt];
       const p = `${rt}-${peer}`;
       const add = (name: string, c: Any, key: string) => {
-        entries.push([name, rel(c, o, p, key), () => relInterval(c, o, p, key)]);
+        entries.push(...pairs([c], () => name, o, p, key));
         rawEntries.set(name, rel(c, RAW[rt], p, key));
       };
       for (const c of F ?? []) add(`${rt} fan-out ${fanName(c)}`, c, "rate");
