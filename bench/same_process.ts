@@ -138,15 +138,21 @@ async function window(side: Side, pad: string, clients: number, ms: number): Pro
   return (cpu.user + cpu.system) / (broadcasts * clients);
 }
 
+type SteadyEndpoint = ReturnType<typeof steadyEndpoint>["endpoint"];
+
+/** The hub's open connections (an internal of the hub), with the socket the adapter attached. */
+function connections(endpoint: SteadyEndpoint): readonly (Connection & { socket?: WebSocket })[] {
+  return (endpoint.hub as unknown as { list(): (Connection & { socket?: WebSocket })[] }).list();
+}
+
 /** steadysocket's side: the benchmark servers' endpoint (every connection in room "r"). */
-function steadySide(endpoint: ReturnType<typeof steadyEndpoint>["endpoint"], port: number): Side {
+function steadySide(endpoint: SteadyEndpoint, port: number): Side {
   return {
     id: "steady",
     port,
     size: () => endpoint.hub.size,
     sendAll: (frame) => void endpoint.hub.broadcast(frame, { room: "r" }),
-    maxBacklog: () =>
-      maxOf((endpoint.hub as unknown as { list(): Connection[] }).list(), (conn) => conn.bufferedAmount),
+    maxBacklog: () => maxOf(connections(endpoint), (conn) => conn.bufferedAmount),
     pongs: () => endpoint.stats().messagesIn,
   };
 }
@@ -237,13 +243,12 @@ function denoSides(): Side[] {
   const { endpoint } = steadyEndpoint();
   const steady = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, denoHandler(endpoint));
   const ours = steadySide(endpoint, steady.addr.port);
-  const list = () => (endpoint.hub as unknown as { list(): { socket?: WebSocket }[] }).list();
   // A send loop over the standard WebSockets the adapter hands the core.
   const direct: Side = {
     ...ours,
     id: "direct",
     sendAll(frame) {
-      for (const conn of list()) conn.socket!.send(frame);
+      for (const conn of connections(endpoint)) conn.socket!.send(frame);
     },
   };
   return [raw("raw", {}), raw("raw0", { idleTimeout: 0 }), ours, direct];
