@@ -47,6 +47,14 @@ export class MemberList<T> {
    * a broadcast finds its list and its topic with one lookup.
    */
   topic: string | undefined = undefined;
+  /**
+   * Bytes the hub may still publish to this list's topic without checking
+   * each member again: reserved from every member's budget by the last
+   * broadcast that checked them all (see `ServerConnection.reserve`), and
+   * 0 again as soon as a member joins (it reserved nothing). A member that
+   * leaves takes nothing from the others, so leaving keeps it.
+   */
+  unchecked = 0;
   #items: T[] = [];
   /** Whether `#items` was handed out by `snapshot()` since the last change. */
   #shared = false;
@@ -71,6 +79,7 @@ export class MemberList<T> {
   /** Adds a member; `false` if it was in the list already. */
   add(member: T): boolean {
     if (this.has(member)) return false;
+    this.unchecked = 0;
     const items = this.#writable();
     this.#places.set(member, items.length);
     items.push(member);

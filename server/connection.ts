@@ -304,6 +304,27 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   }
 
   /**
+   * Sets aside a share of the budget (a sixteenth of the bound) for a native
+   * fan-out's list to publish without checking this peer again: the share
+   * counts as written from now on, so a direct send can never add to what
+   * the list may still publish. The bytes reserved, or 0 when the peer is
+   * not open or has not that much room (the list then checks every target).
+   */
+  reserve(): number {
+    const socket = this.socket;
+    if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) return 0;
+    const share = this.#host.maxBufferedBytes >>> 4;
+    if (share === 0) return 0;
+    if (this.#budget < share) {
+      // A fresh read, not a spent budget: what was written since the last one may have drained.
+      this.#budget = -1;
+      if (this.#room(socket, 0) !== Write.Delivered || this.#budget < share) return 0;
+    }
+    this.#budget -= share;
+    return share;
+  }
+
+  /**
    * Whether `bytes` more keep the peer within the bound: `Delivered` (and
    * the budget spent), `Slow`, or `Failed` when the runtime cannot say how
    * much it holds (its own limit would then be the only guard). The buffered

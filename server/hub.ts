@@ -26,6 +26,11 @@ export type Except<T> = Connection<T> | Iterable<Connection<T>>;
  * hub keeps its own membership and checks every target before a publish;
  * the runtime only writes the frames.
  *
+ * Install one only where a socket it owns reports leaving the open state
+ * through the endpoint in the same turn (Bun's adapter marks its socket
+ * wrapper closed and reports in the close handler): between checks, the
+ * hub takes a member still in its list to be open.
+ *
  * @example
  * ```ts
  * import type { NativeFanout } from "./hub.ts";
@@ -285,7 +290,14 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       const topic = members.topic ??
         this.#subscribe(fanout, members, room === undefined ? EVERYONE : "#" + room);
       if (topic !== undefined && fanout.accepts(message)) {
-        return this.#publish(fanout, message, topic, list, skipOne as ServerConnection<T> | undefined);
+        return this.#publish(
+          fanout,
+          message,
+          topic,
+          members,
+          list,
+          skipOne as ServerConnection<T> | undefined,
+        );
       }
     }
     let delivered = 0;
@@ -340,28 +352,54 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
    * adapter sets the runtime's own limit above the bound by what
    * `accepts` lets through, so the runtime drops no frame of a checked
    * target and `delivered` is exact.
+   *
+   * A check that finds every member fine also reserves a share of each
+   * one's budget for the list (`MemberList.unchecked`); until that share is
+   * spent or someone joins, a broadcast publishes at once, checking no
+   * target: each is still open (a member that closes leaves the list in the
+   * same turn, see `NativeFanout`) and still has room for what the share
+   * allows. That turns a broadcast to a room from a loop over its members
+   * into a constant cost, most of the way from one publish.
    */
   #publish(
     fanout: NativeFanout,
     message: string | Uint8Array | ArrayBuffer,
     topic: string,
+    members: MemberList<ServerConnection<T>>,
     list: readonly ServerConnection<T>[],
     skip: ServerConnection<T> | undefined,
   ): BroadcastResult {
+    const bytes = payloadBound(message);
+    if (members.unchecked >= bytes) {
+      members.unchecked -= bytes;
+      let delivered = list.length;
+      let from: SocketLike | undefined = undefined;
+      if (skip !== undefined && members.has(skip)) {
+        delivered--;
+        from = skip.socket;
+      }
+      fanout.publish(topic, message, from);
+      list[0].countDelivered(delivered);
+      return { delivered, dropped: 0 };
+    }
     let delivered = 0;
     let dropped = 0;
     let failed: (ServerConnection<T> | number)[] | undefined = undefined;
     let from: SocketLike | undefined = undefined;
-    const bytes = payloadBound(message);
+    // What every member reserved so far, until one cannot.
+    let reserved = Infinity;
     for (let i = 0; i < list.length; i++) {
       const conn = list[i];
       if (conn === skip) {
         if (conn.state === State.Open && conn.socket?.readyState === 1) from = conn.socket;
+        // Not written to now, but the next broadcast may not skip it.
+        if (reserved !== 0) reserved = Math.min(reserved, conn.reserve());
         continue;
       }
       const outcome = conn.check(bytes);
       if (outcome === Write.Delivered) {
         delivered++;
+        if (reserved !== 0) reserved = Math.min(reserved, conn.reserve());
       } else {
         dropped++;
         (failed ??= []).push(conn, outcome);
@@ -369,6 +407,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     }
     // The failing peers are closed and removed (which unsubscribes them) before the publish.
     if (failed !== undefined) settleFailures(failed);
+    else members.unchecked = reserved;
     if (delivered !== 0) {
       // A skipped connection that is not open cannot publish for us, and is
       // no longer subscribed (the runtime unsubscribes closed sockets).
@@ -376,6 +415,16 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
       list[0].countDelivered(delivered);
     }
     return { delivered, dropped };
+  }
+
+  /**
+   * Makes the next broadcast to each list check every target again: for a
+   * change that leaves members in their lists while they stop being open
+   * (shutdown marks everyone closing).
+   */
+  checkEveryTarget(): void {
+    this.#all.unchecked = 0;
+    for (const members of this.#rooms.values()) members.unchecked = 0;
   }
 
   /** `broadcast(JSON.stringify(value), options)`; nothing is sent if the value cannot be serialized. */

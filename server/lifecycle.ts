@@ -433,6 +433,7 @@ export class Lifecycle<T> implements ConnectionHost {
     this.#heartbeat?.stop();
     const list = this.hub.list();
     for (const conn of list) conn.state = State.Closing;
+    this.hub.checkEveryTarget();
     this.#drain = new Drain(this.clock, list.length, deadlineMs, () => {
       for (const conn of this.hub.list()) this.#finish(conn, GOING_AWAY, reason, "server");
     });

@@ -213,3 +213,107 @@ test("native fan-out installed: a direct send checks the buffered bytes even aft
   assert.deepEqual(a.socket.sent, ["one", big]);
   assert.equal(a.socket.closes[0].code, 1013);
 });
+
+/** Counts how often the hub reads a fake socket's ready state: once per target it checks. */
+function countReads(socket: FakeSocket): { reads: number } {
+  const counter = { reads: 0 };
+  let state = socket.readyState;
+  Object.defineProperty(socket, "readyState", {
+    get: () => (counter.reads++, state),
+    set: (value: number) => void (state = value),
+  });
+  return counter;
+}
+
+test("native fan-out: a check that finds every member fine lets the next broadcasts publish unchecked until its reserve is spent", async () => {
+  // A sixteenth of the 1 024-byte bound is reserved: 64 bytes, 21 broadcasts of "m" (3 bytes at its bound).
+  const { ep, fanout } = setup(1024);
+  const [a, b] = [await openFake(ep), await openFake(ep)];
+  const [ra, rb] = [countReads(a.socket), countReads(b.socket)];
+  assert.deepEqual(ep.hub.broadcast("m"), { delivered: 2, dropped: 0 });
+  const checked = ra.reads;
+  assert.ok(checked > 0, "expected the first broadcast to check its targets");
+  for (let i = 0; i < 21; i++) assert.deepEqual(ep.hub.broadcast("m"), { delivered: 2, dropped: 0 });
+  assert.equal(ra.reads, checked, "expected no target read while the reserve lasts");
+  assert.equal(rb.reads, checked);
+  assert.deepEqual(ep.hub.broadcast("m"), { delivered: 2, dropped: 0 });
+  assert.ok(ra.reads > checked, "expected a check once the reserve is spent");
+  assert.equal(fanout.publishes.length, 23);
+  assert.equal(a.socket.sent.length, 23);
+  assert.equal(ep.stats().messagesOut, 46);
+});
+
+test("native fan-out: a member that joins is checked; one that leaves is no longer counted", async () => {
+  const { ep, fanout, closes } = setup(1024);
+  const [a, b, d] = [await openFake(ep), await openFake(ep), await openFake(ep)];
+  for (const x of [a, b, d]) x.conn.join("r");
+  ep.hub.broadcast("m", { room: "r" });
+  // A slow peer joins: it reserved nothing, so the next broadcast must find it.
+  const c = await openFake(ep);
+  c.socket.bufferedAmount = 4096;
+  c.conn.join("r");
+  assert.deepEqual(ep.hub.broadcast("n", { room: "r" }), { delivered: 3, dropped: 1 });
+  assert.deepEqual(c.socket.sent, [], "the slow newcomer was not written to");
+  assert.equal(c.socket.closes[0].code, 1013);
+  ep.hub.broadcast("o", { room: "r" }); // checks again after the failure, and reserves
+  const reads = countReads(b.socket);
+  a.session.closed(1000, "");
+  assert.deepEqual(ep.hub.broadcast("p", { room: "r" }), { delivered: 2, dropped: 0 });
+  assert.deepEqual(ep.hub.broadcast("q", { room: "r", except: b.conn }), { delivered: 1, dropped: 0 });
+  assert.equal(reads.reads, 0, "leaving keeps the reserve of those who stay");
+  assert.equal(fanout.publishes.at(-1)?.from, b.socket, "a skipped member publishes for the rest");
+  assert.deepEqual(b.socket.sent, ["m", "n", "o", "p"]);
+  assert.deepEqual(d.socket.sent, ["m", "n", "o", "p", "q"]);
+  assert.deepEqual(closes.map((info) => info.code), [1013, 1000]);
+});
+
+test("native fan-out: a skipped member reserves too, so the next broadcast that reaches it needs no check", async () => {
+  const { ep } = setup(1024);
+  const [a, b, c] = [await openFake(ep), await openFake(ep), await openFake(ep)];
+  assert.deepEqual(ep.hub.broadcast("m", { except: a.conn }), { delivered: 2, dropped: 0 });
+  const reads = countReads(a.socket);
+  assert.deepEqual(ep.hub.broadcast("n"), { delivered: 3, dropped: 0 });
+  assert.equal(reads.reads, 0);
+  assert.deepEqual(a.socket.sent, ["n"]);
+  // A skipped member without room reserves nothing: every member is checked next time.
+  const spends = "x".repeat(320); // 960 bytes at its bound: past what c's budget holds
+  assert.equal(c.conn.send(spends), true);
+  c.socket.bufferedAmount = 4096; // and c stopped reading
+  const d = await openFake(ep); // a join: the next broadcast checks everyone
+  assert.deepEqual(ep.hub.broadcast("o", { except: c.conn }), { delivered: 3, dropped: 0 });
+  assert.deepEqual(ep.hub.broadcast("p"), { delivered: 3, dropped: 1 }, "the slow one found, not written to");
+  assert.deepEqual(c.socket.sent, ["m", "n", spends]);
+  assert.equal(c.socket.closes[0].code, 1013);
+  assert.deepEqual(d.socket.sent, ["o", "p"]);
+  assert.deepEqual(b.socket.sent, ["m", "n", "o", "p"]);
+});
+
+test("native fan-out: what a list reserved counts as written, so a direct send reads the buffered bytes sooner", async () => {
+  const { ep } = setup(1024);
+  const [a] = [await openFake(ep), await openFake(ep)];
+  ep.hub.broadcast("m"); // budget: 1 024 - 3 ("m") - 64 reserved = 957
+  // 960 bytes at its bound: within the bound when sent, and the budget is spent
+  // (without the reserve 61 bytes would be left, and "y" would go out unread).
+  const spends = "x".repeat(320);
+  assert.equal(a.conn.send(spends), true);
+  a.socket.bufferedAmount = 4096; // the peer stopped reading
+  assert.equal(a.conn.send("y"), false, "expected the spent budget to read the buffered bytes");
+  assert.equal(a.socket.closes[0].code, 1013);
+  assert.deepEqual(a.socket.sent, ["m", spends]);
+});
+
+test("native fan-out: during a shutdown a broadcast checks its targets again and writes to nobody", async () => {
+  const clock = new ManualClock();
+  const ep = createEndpoint({ clock, logger: new MemoryLogger() });
+  const fanout = new FakeFanout();
+  (ep.hub as ConnectionHub).useNativeFanout(fanout);
+  const [a, b] = [await openFake(ep), await openFake(ep)];
+  assert.deepEqual(ep.hub.broadcast("m"), { delivered: 2, dropped: 0 });
+  const done = ep.shutdown({ deadlineMs: 1000 });
+  assert.deepEqual(ep.hub.broadcast("late"), { delivered: 0, dropped: 2 });
+  assert.equal(fanout.publishes.length, 1);
+  a.session.closed(1001, "");
+  b.session.closed(1001, "");
+  await done;
+  assert.deepEqual(a.socket.sent, ["m"]);
+});
