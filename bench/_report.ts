@@ -1159,8 +1159,9 @@ function findings(r: Any): string[] {
           m["bun-steady"]?.cpuUsPerMsg?.toFixed(3)
         } µs. steadysocket writes through \`publish()\` too (one ` +
         "topic per room, subscribed from the room's first broadcast on); what it adds per broadcast is a check " +
-        "of every target before the publish (state, and the buffered bytes once a target's budget is spent: " +
-        "a few ns per target) and the per-turn budget that keeps `delivered` exact. A JS send loop pays one " +
+        "of every target (state, and the buffered bytes once a target's budget is spent), made once per share " +
+        "of each target's bound that the check reserves for the room (a sixteenth: hundreds of small " +
+        "broadcasts), and the per-turn budget that keeps `delivered` exact. A JS send loop pays one " +
         "`ws.send()` call per recipient, which is why the loop and Hono's helper are slower.",
     );
   }

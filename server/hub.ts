@@ -23,8 +23,9 @@ export type Except<T> = Connection<T> | Iterable<Connection<T>>;
 
 /**
  * A runtime's native fan-out (Bun's topics), installed by its adapter. The
- * hub keeps its own membership and checks every target before a publish;
- * the runtime only writes the frames.
+ * hub keeps its own membership and vouches for every target of a publish
+ * (checked, or covered by what it reserved at its last check); the runtime
+ * only writes the frames.
  *
  * Install one only where a socket it owns reports leaving the open state
  * through the endpoint in the same turn (Bun's adapter marks its socket
@@ -108,7 +109,8 @@ function roomPlaces<T>(room: string): Places<ServerConnection<T>> {
  * Broadcasts iterate an array snapshot that is cached until the membership
  * changes, so a fan-out allocates nothing per call unless `except` is a list.
  * Where an adapter installed a {@linkcode NativeFanout} (Bun), a broadcast
- * checks every target, then writes with one native publish.
+ * checks every target, then writes with one native publish; the check also
+ * reserves room on each, so the broadcasts after it publish at once.
  *
  * @example
  * ```ts

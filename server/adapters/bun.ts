@@ -98,8 +98,9 @@ export interface BunHandlersOptions {
    *
    * `"native"` keeps the loop's guarantees: the targets are checked before
    * the publish (a closed one is evicted, one with more than
-   * `maxBufferedBytes` buffered is closed with 1013 and not written to) and
-   * `delivered` is exact. For that Bun's `backpressureLimit` is set to
+   * `maxBufferedBytes` buffered is closed with 1013 and not written to), or
+   * covered by the share of their bound that the last check reserved for the
+   * room, and `delivered` is exact. For that Bun's `backpressureLimit` is set to
    * `maxBufferedBytes + maxMessageBytes` (the most a peer can hold), and a
    * broadcast takes the loop when it skips a list of connections, or when
    * more than `maxMessageBytes` were published in the same event-loop turn.
