@@ -313,7 +313,8 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
   reserve(): number {
     const socket = this.socket;
     if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) return 0;
-    const share = this.#host.maxBufferedBytes >>> 4;
+    // Math.floor, not `>>> 4`: a bound of 4 GiB or more would wrap.
+    const share = Math.floor(this.#host.maxBufferedBytes / 16);
     if (share === 0) return 0;
     if (this.#budget < share) {
       // A fresh read, not a spent budget: what was written since the last one may have drained.

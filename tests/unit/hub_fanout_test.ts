@@ -243,6 +243,16 @@ test("native fan-out: a check that finds every member fine lets the next broadca
   assert.equal(ep.stats().messagesOut, 46);
 });
 
+test("native fan-out: a bound of 8 GiB reserves its sixteenth too", async () => {
+  const { ep } = setup(8 * 1024 ** 3);
+  const [a] = [await openFake(ep), await openFake(ep)];
+  const reads = countReads(a.socket);
+  ep.hub.broadcast("m");
+  const checked = reads.reads;
+  for (let i = 0; i < 100; i++) ep.hub.broadcast("m");
+  assert.equal(reads.reads, checked, "expected the broadcasts after the check to publish unchecked");
+});
+
 test("native fan-out: a member that joins is checked; one that leaves is no longer counted", async () => {
   const { ep, fanout, closes } = setup(1024);
   const [a, b, d] = [await openFake(ep), await openFake(ep), await openFake(ep)];
