@@ -1,8 +1,8 @@
 /**
  * The hub with a native fan-out installed (what the Bun adapter does), on a
  * fake fan-out: subscriptions follow membership, targets are checked before
- * the publish, counts are exact, and the loop takes over where a publish
- * cannot be exact.
+ * the publish (or covered by the share a check reserved), counts are exact,
+ * and the loop takes over where a publish cannot be exact.
  */
 
 import assert from "node:assert/strict";
