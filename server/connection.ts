@@ -292,9 +292,9 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
    * native fan-out. Counts a refusal as a dropped send.
    */
   check(bytes: number): number {
-    const socket = this.socket;
+    const socket = this.#openSocket();
     const host = this.#host;
-    if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) {
+    if (socket === undefined) {
       host.stats.sendsDropped++;
       return Write.Gone;
     }
@@ -311,8 +311,8 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
    * not open or has not that much room (the list then checks every target).
    */
   reserve(): number {
-    const socket = this.socket;
-    if (this.state !== State.Open || socket === undefined || socket.readyState !== 1) return 0;
+    const socket = this.#openSocket();
+    if (socket === undefined) return 0;
     // Math.floor, not `>>> 4`: a bound of 4 GiB or more would wrap.
     const share = Math.floor(this.#host.maxBufferedBytes / 16);
     if (share === 0) return 0;
@@ -323,6 +323,12 @@ export class ServerConnection<T = unknown> implements Connection<T>, Session {
     }
     this.#budget -= share;
     return share;
+  }
+
+  /** The socket, while both the connection and the socket are open; `undefined` otherwise. */
+  #openSocket(): SocketLike | undefined {
+    const socket = this.socket;
+    return this.state === State.Open && socket !== undefined && socket.readyState === 1 ? socket : undefined;
   }
 
   /**

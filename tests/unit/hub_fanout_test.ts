@@ -313,10 +313,7 @@ test("native fan-out: what a list reserved counts as written, so a direct send r
 });
 
 test("native fan-out: during a shutdown a broadcast checks its targets again and writes to nobody", async () => {
-  const clock = new ManualClock();
-  const ep = createEndpoint({ clock, logger: new MemoryLogger() });
-  const fanout = new FakeFanout();
-  (ep.hub as ConnectionHub).useNativeFanout(fanout);
+  const { ep, fanout } = setup();
   const [a, b] = [await openFake(ep), await openFake(ep)];
   assert.deepEqual(ep.hub.broadcast("m"), { delivered: 2, dropped: 0 });
   const done = ep.shutdown({ deadlineMs: 1000 });
