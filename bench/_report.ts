@@ -190,6 +190,49 @@ function answeredOf(run: Any, id: string): string {
   return worst ? `${worst.answered} / ${worst.opened}` : "—";
 }
 
+/**
+ * What churn's calibration server (raw Bun with 10 µs of work per upgrade) read against raw Bun: its
+ * rate and CPU per connection ÷ raw's, a short note for a check and a paragraph for the churn section.
+ */
+function churnCalibration(run: Any): { note: string; paragraph: string } | undefined {
+  const slow = "bun-loop-slow";
+  if (!run?.med?.[slow] || !run.med[RAW.bun]) return undefined;
+  const rate = rel(run, slow, RAW.bun, "rate");
+  const cpu = rel(run, slow, RAW.bun, "cpuUsPerConn");
+  const client = rel(run, slow, RAW.bun, "clientCpuUsPerConn");
+  const raw = run.med[RAW.bun];
+  const busy = raw.rate * raw.clientCpuUsPerConn / 1e6;
+  if (![rate, cpu, client, busy].every(Number.isFinite)) return undefined;
+  return {
+    note: `a raw Bun server with 10 µs more work per upgrade read ${rate.toFixed(2)}× raw's rate at ` +
+      `${cpu.toFixed(2)}× its CPU per connection (see Churn)`,
+    paragraph:
+      `Calibration: the raw Bun server that spins 10 µs before each upgrade spends ${cpu.toFixed(2)}× raw ` +
+      `Bun's server CPU per connection, and reads ${rate.toFixed(2)}× its rate. The load generator is the ` +
+      `bottleneck (its core ${
+        (busy * 100).toFixed(0)
+      } % busy against raw Bun, most of it in the kernel: see ` +
+      `bench/README.md), and a slower server's answers reach it in larger batches: the generator's CPU per ` +
+      `connection read ${
+        client.toFixed(2)
+      }× raw's against the slower server. So the rate cannot rank servers whose ` +
+      `CPU per connection is this close (a slower one can read faster); their CPU per connection does.`,
+  };
+}
+
+/**
+ * The same send path in two raw Deno servers (idleTimeout 0 ÷ default) over the fan-out scenarios of
+ * the run: the spread a comparison of two equal servers shows per scenario.
+ */
+function sameDenoPath(F: Any[] | undefined): string | undefined {
+  const ratios = (F ?? []).map((c) => rel(c, "deno-raw0", RAW.deno, "rate")).filter(Number.isFinite);
+  if (ratios.length < 2) return undefined;
+  return `the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read ` +
+    `${Math.min(...ratios).toFixed(2)}–${
+      Math.max(...ratios).toFixed(2)
+    }× over the ${ratios.length} fan-out scenarios`;
+}
+
 /** One churn run as a table: rate, CPU per connection, drift and the RSS series per server. */
 function churnTable(run: Any): string {
   const ch: Med = run.med;
@@ -419,6 +462,14 @@ export function writeReport(r: Any): string {
       // The same library writing with the send loop: what the tail is without publish().
       const loopMode = fanTail("bun-steady-loop", "bun-loop");
       if (loopMode.length) notes.push(`with \`fanout: "loop"\` ÷ the loop: ${worst(loopMode)}`);
+      // In echo the publish() server runs the loop server's very code (it only subscribes at open):
+      // how far apart noise alone puts two servers' echo p99s.
+      const echoSame = pairs(E, echoName, "bun-publish", "bun-loop", "p99").filter(([, v]) =>
+        Number.isFinite(v)
+      );
+      if (echoSame.length) {
+        notes.push(`in echo, raw publish() (the loop server's echo code) ÷ the loop: ${range(echoSame)}`);
+      }
     }
     if (rt === "deno") {
       // The same fan-out code with and without Deno's idle timer: how far apart noise alone puts two p99s.
@@ -595,6 +646,14 @@ export function writeReport(r: Any): string {
       if (rt === undefined || !run) continue;
       const cpu = rel(run, `${rt}-${peer}`, OURS[rt], key);
       if (Number.isFinite(cpu)) notes.push(`by server CPU per ${unit} (theirs ÷ ours): ${cpu.toFixed(2)}×`);
+    }
+    if (c.where === "bun churn") {
+      const cal = churnCalibration(r.churn);
+      if (cal) notes.push(cal.note);
+    }
+    if (/^deno fan-out /.test(c.where ?? "")) {
+      const aa = sameDenoPath(F);
+      if (aa) notes.push(aa);
     }
     if (notes.length) c.alt = notes.join("; ");
     checks.push(c);
@@ -921,6 +980,8 @@ export function writeReport(r: Any): string {
       churnTable(r.churn),
       "",
     );
+    const cal = churnCalibration(r.churn);
+    if (cal) out.push(cal.paragraph, "");
     if (r.churnFixedYoung) {
       out.push(
         "The Deno servers again, each started with V8's young generation fixed at 8 MiB " +

@@ -6,7 +6,8 @@ export interface Target {
   id: string;
   label: string;
   runtime: "bun" | "deno" | "node";
-  role: "ours" | "baseline" | "peer";
+  /** `calibration`: a server made slower on purpose, to show what a scenario can tell apart. */
+  role: "ours" | "baseline" | "peer" | "calibration";
   cmd: string[];
   env?: Record<string, string>;
   /** Path of the WebSocket endpoint, with the query the protocol needs. */
@@ -70,6 +71,14 @@ export const TARGETS: Record<string, Target> = Object.fromEntries(
       role: "ours",
       cmd: ["bun", "bench/servers/bun_steady.ts"],
       env: { FANOUT: "loop" },
+    },
+    {
+      id: "bun-loop-slow",
+      label: "raw Bun.serve + 10 µs of work per upgrade (calibration)",
+      runtime: "bun",
+      role: "calibration",
+      cmd: ["bun", "bench/servers/bun_raw.ts"],
+      env: { MODE: "loop", UPGRADE_WORK_US: "10" },
     },
     {
       id: "bun-hono",
@@ -143,6 +152,10 @@ export const TARGETS: Record<string, Target> = Object.fromEntries(
   ]),
 );
 
-/** Target ids, in a fixed order. */
-/** Every target of the throughput scenarios; the loop variant of ours is measured for idle memory only. */
-export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) => id !== "bun-steady-loop");
+/**
+ * Every target of the throughput scenarios; the loop variant of ours is measured for idle memory only, the
+ * calibration server in churn only.
+ */
+export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) =>
+  id !== "bun-steady-loop" && TARGETS[id].role !== "calibration"
+);

@@ -116,7 +116,8 @@ const PLAN = full
       { conns: 15000, ids: IDLE_MEM, reps: 3, settleMs: 1500, cpuMs: 1000 },
     ],
     churn: {
-      ids: [...CORE_MEM, ...PEERS_MEM],
+      // With the calibration server: its rate against raw's shows what the client-bound rate can rank.
+      ids: [...CORE_MEM, ...PEERS_MEM, "bun-loop-slow"],
       // A cycle of 1 000 lasts 40 ms on Bun: too short a window for a rate.
       perCycle: 4000,
       cycles: churnCycles,

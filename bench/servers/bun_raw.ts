@@ -1,5 +1,7 @@
 // Raw `Bun.serve`: the baseline. MODE=loop broadcasts with a JS `send()` loop,
 // MODE=publish with Bun's native `server.publish()` (the ceiling).
+// UPGRADE_WORK_US=N spins N µs before each upgrade: a server that is strictly
+// slower per connection, to calibrate what the churn rate can tell apart.
 import { closeCounter, collectGarbage, createControl, isPong } from "./_control.js";
 
 // deno-lint-ignore no-explicit-any
@@ -8,6 +10,7 @@ const Bun = (globalThis as any).Bun;
 type WS = any;
 
 const mode = process.env.MODE ?? "loop";
+const upgradeWorkMs = Number(process.env.UPGRADE_WORK_US ?? 0) / 1000;
 const sockets = new Set<WS>();
 const counter = closeCounter();
 
@@ -36,6 +39,12 @@ const server = Bun.serve({
     const url = new URL(req.url);
     if (url.pathname.startsWith("/ctl/")) {
       return Response.json(await control(url));
+    }
+    if (upgradeWorkMs > 0) {
+      const until = performance.now() + upgradeWorkMs;
+      while (performance.now() < until) {
+        // spinning on purpose: work the server does per connection
+      }
     }
     if (srv.upgrade(req, { data: { stall: url.searchParams.has("stall") } })) {
       return;
