@@ -203,20 +203,17 @@ function churnCalibration(run: Any): { note: string; paragraph: string } | undef
   const raw = run.med[RAW.bun];
   const busy = raw.rate * raw.clientCpuUsPerConn / 1e6;
   if (![rate, cpu, client, busy].every(Number.isFinite)) return undefined;
+  const [r2, c2, k2, busyPct] = [rate.toFixed(2), cpu.toFixed(2), client.toFixed(2), (busy * 100).toFixed(0)];
   return {
-    note: `a raw Bun server with 10 µs more work per upgrade read ${rate.toFixed(2)}× raw's rate at ` +
-      `${cpu.toFixed(2)}× its CPU per connection (see Churn)`,
+    note: `a raw Bun server with 10 µs more work per upgrade read ${r2}× raw's rate at ${c2}× its CPU per ` +
+      "connection (see Churn)",
     paragraph:
-      `Calibration: the raw Bun server that spins 10 µs before each upgrade spends ${cpu.toFixed(2)}× raw ` +
-      `Bun's server CPU per connection, and reads ${rate.toFixed(2)}× its rate. The load generator is the ` +
-      `bottleneck (its core ${
-        (busy * 100).toFixed(0)
-      } % busy against raw Bun, most of it in the kernel: see ` +
-      `bench/README.md), and a slower server's answers reach it in larger batches: the generator's CPU per ` +
-      `connection read ${
-        client.toFixed(2)
-      }× raw's against the slower server. So the rate cannot rank servers whose ` +
-      `CPU per connection is this close (a slower one can read faster); their CPU per connection does.`,
+      `Calibration: the raw Bun server that spins 10 µs before each upgrade spends ${c2}× raw Bun's ` +
+      `server CPU per connection, and reads ${r2}× its rate. The load generator is the bottleneck (its core ` +
+      `${busyPct} % busy against raw Bun, most of it in the kernel: see bench/README.md), and a slower server's ` +
+      `answers reach it in larger batches: the generator's CPU per connection read ${k2}× raw's against the ` +
+      "slower server. So the rate cannot rank servers whose CPU per connection is this close (a slower one can " +
+      "read faster); their CPU per connection does.",
   };
 }
 
@@ -227,10 +224,31 @@ function churnCalibration(run: Any): { note: string; paragraph: string } | undef
 function sameDenoPath(F: Any[] | undefined): string | undefined {
   const ratios = (F ?? []).map((c) => rel(c, "deno-raw0", RAW.deno, "rate")).filter(Number.isFinite);
   if (ratios.length < 2) return undefined;
-  return `the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read ` +
-    `${Math.min(...ratios).toFixed(2)}–${
-      Math.max(...ratios).toFixed(2)
-    }× over the ${ratios.length} fan-out scenarios`;
+  const [lo, hi] = [Math.min(...ratios).toFixed(2), Math.max(...ratios).toFixed(2)];
+  return `the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read ${lo}–${hi}× over the ` +
+    `${ratios.length} fan-out scenarios`;
+}
+
+/**
+ * What the Method says of the clocks: each process reads the wall clock once, at its start, so a step
+ * of it between two starts offsets one from the other, and the load generator corrects for that.
+ */
+function clockNote(F: Any[] | undefined): string {
+  const offsets = (F ?? []).flatMap((c) =>
+    Object.values(c.samples ?? {}).flatMap((list) => (list as Any[]).map((x) => x.clockOffsetMs))
+  ).filter((v) => typeof v === "number");
+  const base =
+    "Every process reads the wall clock once, at its start, and a monotonic clock from there; the load " +
+    "generator measures each server's offset from its own clock when it connects (the quickest of 20 requests " +
+    "to `/ctl/now`) and corrects the samples for one of 50 µs or more, which a step of the wall clock between " +
+    "the two starts makes.";
+  if (offsets.length === 0) return base;
+  const off = offsets.filter((v) => v !== 0);
+  if (off.length === 0) return `${base} In this run no server's clock was off.`;
+  const lo = Math.min(...off.map(Math.abs)).toFixed(1);
+  const hi = Math.max(...off.map(Math.abs)).toFixed(1);
+  return `${base} In this run ${off.length} of ${offsets.length} fan-out windows had a server whose clock was ` +
+    `off by ${lo}–${hi} ms, corrected.`;
 }
 
 /** One churn run as a table: rate, CPU per connection, drift and the RSS series per server. */
@@ -342,7 +360,7 @@ export function writeReport(r: Any): string {
       "while any reader has more than 64 KiB buffered. Delivered msg/s counts what the clients received, up to " +
       "the last message; reach = received ÷ (broadcasts × clients). p50/p99 delivery latency comes from a " +
       "separate paced phase (a broadcast every 2 ms with 32 clients, every 20 ms with 1 000), from send time " +
-      "to receive time on the shared clock.",
+      `to receive time on the shared clock. ${clockNote(r.fanout)}`,
     "- Every fan-out window (saturating and paced) starts with a heartbeat round for its target: the server " +
       "pings each client once and every client answers before the window opens. A client socket that answers " +
       "a ping enters the kernel's interactive TCP mode and acknowledges differently, which costs the sending " +

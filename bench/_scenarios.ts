@@ -120,6 +120,8 @@ export async function fanout(
   cfg: FanoutConfig,
 ): Promise<Samples> {
   const samples: Samples = {};
+  /** Per target, the server's clock offset the load generator corrects its latencies for (0: none). */
+  const offsets = new Map<string, number>();
   const batch = Math.max(1, Math.round(2048 / cfg.clients));
   for (const r of running) {
     const res = await worker.request({
@@ -136,6 +138,7 @@ export async function fanout(
       );
     }
     samples[r.target.id] = [];
+    offsets.set(r.target.id, res.clockOffsetMs ?? 0);
   }
   const once = async (r: Running, ms: number, rate: number) => {
     const group = r.target.id;
@@ -198,6 +201,7 @@ export async function fanout(
         cpu: t.cpu,
         clientCpu: t.clientCpu,
         waitsPerBatch: t.waitsPerBatch,
+        clockOffsetMs: offsets.get(r.target.id)!,
         ...lat,
       });
     }

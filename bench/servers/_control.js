@@ -123,6 +123,10 @@ export function createControl(impl) {
         if (impl.ping) impl.ping();
         else impl.sendAll(PING);
         return { ok: true };
+      case "/ctl/now":
+        // This process's clock, for the load generator to tell a step of the wall clock between
+        // the two processes' starts from a latency.
+        return { now: now() };
       case "/ctl/stats":
         return impl.stats();
       case "/ctl/gc":
