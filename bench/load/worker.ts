@@ -186,10 +186,11 @@ async function connect(
 /**
  * How far the server's clock (`/ctl/now`, the same `now()` as ours) is ahead of this process's, in ms.
  * Both read the wall clock once, at their start, and a monotonic one from there: a step of the wall
- * clock between the two starts (2.0 and 2.25 s were seen within one run) would otherwise enter every
- * latency sample whole. Estimated from the quickest of 20 requests: against servers started with their
- * clocks set 2 s ahead, 3 s behind and 0.5 ms ahead, it was 1.7–5.2 µs off. An offset under 50 µs is taken as
- * none, so that the estimate's own error never moves the latencies of servers whose clocks agree.
+ * clock between the two starts would otherwise enter every latency sample whole (steps adding up to
+ * 2.9 s were seen within one run). Estimated from the quickest of 20 requests: against servers
+ * started with their clocks set 2 s ahead, 3 s behind and 0.5 ms ahead, it was 1.7–5.2 µs off. An
+ * offset under 50 µs is taken as none, so that the estimate's own error never moves the latencies of
+ * servers whose clocks agree.
  */
 async function clockOffset(wsUrl: string): Promise<number> {
   const u = new URL(wsUrl);
