@@ -213,7 +213,10 @@ function churnCalibration(run: Any): { note: string; paragraph: string } | undef
       `${busyPct} % busy against raw Bun, most of it in the kernel: see bench/README.md), and a slower server's ` +
       `answers reach it in larger batches: the generator's CPU per connection read ${k2}× raw's against the ` +
       "slower server. So the rate cannot rank servers whose CPU per connection is this close (a slower one can " +
-      "read faster); their CPU per connection does.",
+      (cpu >= 1.05
+        ? "read faster); their CPU per connection does."
+        : "read faster). In this run the machine's noise hid even those 10 µs in the CPU per connection, so " +
+          "neither figure ranks servers this close here."),
   };
 }
 
