@@ -225,11 +225,18 @@ function churnCalibration(run: Any): { note: string; paragraph: string } | undef
  * the run: the spread a comparison of two equal servers shows per scenario.
  */
 function sameDenoPath(F: Any[] | undefined): string | undefined {
-  const ratios = (F ?? []).map((c) => rel(c, "deno-raw0", RAW.deno, "rate")).filter(Number.isFinite);
-  if (ratios.length < 2) return undefined;
-  const [lo, hi] = [Math.min(...ratios).toFixed(2), Math.max(...ratios).toFixed(2)];
-  return `the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read ${lo}–${hi}× over the ` +
-    `${ratios.length} fan-out scenarios`;
+  const same = pairs(F, fanName, "deno-raw0", RAW.deno, "rate").filter(([, v]) => Number.isFinite(v));
+  if (same.length < 2) return undefined;
+  return `the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read ${
+    range(same)
+  } over the ` +
+    `${same.length} fan-out scenarios`;
+}
+
+/** The lowest and highest value of some entries, as `a–b×`. */
+function range(list: Entry[]): string {
+  const v = list.map(([, x]) => x);
+  return `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}×`;
 }
 
 /**
@@ -465,10 +472,6 @@ export function writeReport(r: Any): string {
     const worst = (list: Entry[]) => {
       const [where, v] = list.reduce((a, b) => (b[1] > a[1] ? b : a));
       return `at most ${v.toFixed(2)}× (${where})`;
-    };
-    const range = (list: Entry[]) => {
-      const v = list.map(([, x]) => x);
-      return `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}×`;
     };
     const notes: string[] = [];
     if (rt === "bun") {
