@@ -1,6 +1,7 @@
 // Renders a run's results as bench/RESULTS.md.
 import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
-import { TARGETS } from "./_targets.ts";
+import { referenceOf, TARGETS } from "./_targets.ts";
+import { refField } from "./_bracket.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -114,12 +115,22 @@ function rel(c: Any, a: string, b: string, key: string): number {
   return paired ? median(paired) : ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
 }
 
-/** a ÷ b per repetition, or `undefined` where the repetitions cannot be paired. */
+/**
+ * a ÷ b per repetition, or `undefined` where the repetitions cannot be paired.
+ * Where one of the two is the other's reference and the run bracketed it
+ * (bench/_bracket.ts), the reference's side is the mean of its two windows
+ * around the other.
+ */
 function pairedRatios(c: Any, a: string, b: string, key: string): number[] | undefined {
   const sa = c?.samples?.[a] as Any[] | undefined;
   const sb = c?.samples?.[b] as Any[] | undefined;
   if (!sa || !sb || sa.length !== sb.length || sa.length === 0) return undefined;
-  return sa.map((x, i) => ratio(x[key], sb[i][key]));
+  const ref = refField(key);
+  return sa.map((x, i) => {
+    if (referenceOf(b) === a && Number.isFinite(sb[i][ref])) return ratio(sb[i][ref], sb[i][key]);
+    if (referenceOf(a) === b && Number.isFinite(x[ref])) return ratio(x[key], x[ref]);
+    return ratio(x[key], sb[i][key]);
+  });
 }
 
 /**
@@ -301,6 +312,40 @@ function churnTable(run: Any): string {
   );
 }
 
+/** The relative spread of ratios: median absolute deviation ÷ median. */
+function relSpread(values: number[]): number {
+  const m = median(values);
+  return median(values.map((v) => Math.abs(v - m))) / m;
+}
+
+/**
+ * The Method's sentence on bracketed repetitions (bench/_bracket.ts), with what they gained in this run:
+ * the spread of the per-repetition ratios against the two windows of ours around each target, and against
+ * ours's window farthest from it in the same repetition (as when every target ran once per repetition).
+ */
+function bracketNote(r: Any): string {
+  if (!r.plan?.bracketed) return "";
+  const near: number[] = [];
+  const far: number[] = [];
+  for (const c of [...(r.fanout ?? []), ...(r.echo ?? [])]) {
+    for (const [id, list] of Object.entries(c.samples ?? {}) as [string, Any[]][]) {
+      if (!referenceOf(id) || !list.every((x) => Number.isFinite(x.refRate))) continue;
+      near.push(relSpread(list.map((x) => x.refRate / x.rate)));
+      far.push(relSpread(list.map((x) => x.farRefRate / x.rate)));
+    }
+  }
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  return " In fan-out and echo each of the other targets runs between two windows of ours on its runtime " +
+    "(Node's servers: ours on Deno), and ours ÷ that target is taken against the mean of those two " +
+    "(bench/_bracket.ts): the machine's slow phases last seconds, a repetition of every target tens of " +
+    "seconds." +
+    (near.length
+      ? ` In this run the per-repetition ratios of those ${near.length} comparisons spread by a median of ` +
+        `${pct(median(near))} (median absolute deviation ÷ median) against the two windows around each ` +
+        `target, and by ${pct(median(far))} against ours's window farthest from it in the same repetition.`
+      : "");
+}
+
 export function writeReport(r: Any): string {
   const out: string[] = [];
   const when = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
@@ -357,7 +402,8 @@ export function writeReport(r: Any): string {
       "the targets run one after another and the order rotates (and reverses) between repetitions, so slow " +
       "drifts of the machine hit every target alike. A throughput ratio is the median of the per-repetition " +
       "ratios; a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
-      "whose noise is independent from window to window, so pairing windows only multiplies two noises).",
+      "whose noise is independent from window to window, so pairing windows only multiplies two noises)." +
+      bracketNote(r),
     "- Ratios are against a baseline in the same run: raw `Bun.serve` with a JS `send()` loop (and its " +
       "`publish()` as the ceiling) for Bun, raw `Deno.serve` with its default `idleTimeout` (and with " +
       "`idleTimeout: 0`) for Deno. Peers: Hono's WebSocket helper and crossws on both runtimes, `ws` and " +

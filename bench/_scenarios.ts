@@ -2,6 +2,7 @@
 // measures every target in the same run, alternating the order between
 // repetitions, after a warm-up, and keeps every repetition so the report can
 // take medians.
+import { assembleBracketed, bracketedOrder } from "./_bracket.ts";
 import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
 import type { Target } from "./_targets.ts";
@@ -111,6 +112,8 @@ export interface FanoutConfig {
   latencyMs: number;
   /** Frame-level clients (bench/load/worker.ts) instead of WebSocket objects. Default true. */
   lean?: boolean;
+  /** Measure every target between two windows of its reference (bench/_bracket.ts). */
+  bracket?: boolean;
 }
 
 /** Fan-out: N clients in one room, the server broadcasts as fast as its readers allow. */
@@ -180,30 +183,46 @@ export async function fanout(
     console.error(`warm-up ${performance.now() - tw} ms`);
   }
   const first = cfg.firstRep ?? 0;
+  const saturating = async (r: Running): Promise<Sample> => {
+    const t1 = performance.now();
+    const t = await once(r, cfg.ms, 0);
+    if (Deno.env.get("BENCH_DEBUG")) {
+      console.error(`once ${r.target.id} ${performance.now() - t1} ms`);
+    }
+    return {
+      rate: t.rate,
+      cpuUsPerMsg: t.cpuUsPerMsg,
+      reach: t.reach,
+      satP50: t.p50,
+      satP99: t.p99,
+      cpu: t.cpu,
+      clientCpu: t.clientCpu,
+      waitsPerBatch: t.waitsPerBatch,
+      clockOffsetMs: offsets.get(r.target.id)!,
+    };
+  };
+  const paced = async (r: Running, rep: number): Promise<Sample> => {
+    if (!cfg.rate || rep >= (cfg.latencyReps ?? first + cfg.reps)) return {};
+    const l = await once(r, cfg.latencyMs, cfg.rate);
+    return { p50: l.p50, p99: l.p99, pacedReach: l.reach };
+  };
   for (let rep = first; rep < first + cfg.reps; rep++) {
+    if (cfg.bracket) {
+      // Every saturating window between two of its reference's, then the paced windows (whose p99s
+      // are compared as medians over the repetitions, not window by window).
+      const windows: { id: string; sample: Sample }[] = [];
+      for (const r of bracketedOrder(running, rep)) {
+        windows.push({ id: r.target.id, sample: await saturating(r) });
+      }
+      const repSamples = assembleBracketed(windows);
+      for (const r of rotate(running, rep)) {
+        samples[r.target.id].push({ ...repSamples[r.target.id], ...await paced(r, rep) });
+      }
+      continue;
+    }
     for (const r of rotate(running, rep)) {
-      const t1 = performance.now();
-      const t = await once(r, cfg.ms, 0);
-      if (Deno.env.get("BENCH_DEBUG")) {
-        console.error(`once ${r.target.id} ${performance.now() - t1} ms`);
-      }
-      let lat: Sample = {};
-      if (cfg.rate && rep < (cfg.latencyReps ?? first + cfg.reps)) {
-        const l = await once(r, cfg.latencyMs, cfg.rate);
-        lat = { p50: l.p50, p99: l.p99, pacedReach: l.reach };
-      }
-      samples[r.target.id].push({
-        rate: t.rate,
-        cpuUsPerMsg: t.cpuUsPerMsg,
-        reach: t.reach,
-        satP50: t.p50,
-        satP99: t.p99,
-        cpu: t.cpu,
-        clientCpu: t.clientCpu,
-        waitsPerBatch: t.waitsPerBatch,
-        clockOffsetMs: offsets.get(r.target.id)!,
-        ...lat,
-      });
+      const t = await saturating(r);
+      samples[r.target.id].push({ ...t, ...await paced(r, rep) });
     }
   }
   for (const r of running) {
@@ -218,6 +237,8 @@ export interface EchoConfig {
   window?: number;
   ms: number;
   reps: number;
+  /** Measure every target between two windows of its reference (bench/_bracket.ts). */
+  bracket?: boolean;
 }
 
 /**
@@ -271,6 +292,15 @@ export async function echo(
   };
   for (const r of running) await once(r, Math.max(150, cfg.ms / 2));
   for (let rep = 0; rep < cfg.reps; rep++) {
+    if (cfg.bracket) {
+      const windows: { id: string; sample: Sample }[] = [];
+      for (const r of bracketedOrder(running, rep)) {
+        windows.push({ id: r.target.id, sample: await once(r, cfg.ms) });
+      }
+      const repSamples = assembleBracketed(windows);
+      for (const r of running) samples[r.target.id].push(repSamples[r.target.id]);
+      continue;
+    }
     for (const r of rotate(running, rep)) {
       samples[r.target.id].push(await once(r, cfg.ms));
     }

@@ -159,3 +159,20 @@ export const TARGETS: Record<string, Target> = Object.fromEntries(
 export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) =>
   id !== "bun-steady-loop" && TARGETS[id].role !== "calibration"
 );
+
+/**
+ * The server a target's throughput is compared with in brackets: ours on the same runtime (Node's servers:
+ * ours on Deno), measured right before and right after the target in every repetition of a bracketed
+ * scenario; `undefined` for ours itself.
+ *
+ * @example
+ * ```ts
+ * import { referenceOf } from "./_targets.ts";
+ * console.log(referenceOf("deno-hono")); // "deno-steady"
+ * ```
+ */
+export function referenceOf(id: string): string | undefined {
+  const t = TARGETS[id];
+  if (!t || id === "bun-steady" || id === "deno-steady") return undefined;
+  return t.runtime === "bun" ? "bun-steady" : "deno-steady";
+}

@@ -214,6 +214,11 @@ const PLAN = full
     },
   };
 
+/**
+ * Fan-out and echo measure every target between two windows of ours (bench/_bracket.ts) in full mode, or with
+ * `--bracket`: the machine's slow phases last seconds, and a repetition of a dozen targets tens of seconds.
+ */
+const bracketed = full || Deno.args.includes("--bracket");
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
 if (repsArg) PLAN.reps = Number(repsArg.slice(7));
 
@@ -356,7 +361,7 @@ try {
 }
 
 await machine();
-results.plan = PLAN;
+results.plan = { ...PLAN, bracketed };
 const worker = new Worker(baseEnv);
 try {
   await guarded("fanout", async () => {
@@ -380,6 +385,7 @@ try {
             reps: count,
             firstRep: first,
             latencyReps: "latencyInEveryRep" in PLAN ? reps : PLAN.reps,
+            bracket: bracketed,
           });
           for (const [id, list] of Object.entries(part)) (samples[id] ??= []).push(...list);
           for (const r of running) {
@@ -407,6 +413,7 @@ try {
         const samples = await echo(worker, running, {
           ...cfg,
           reps: repsArg ? PLAN.reps : cfg.reps,
+          bracket: bracketed,
         });
         results.echo.push({ ...cfg, med: medians(samples), samples });
       } finally {

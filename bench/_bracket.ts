@@ -1,0 +1,116 @@
+// Bracketed repetitions: every target is measured between two windows of the
+// server it is compared with, so that the machine's slow phases hit both sides
+// of a comparison alike.
+//
+// The machine is shared: about three times a minute every server on it runs
+// 20–30 % slower for 3–6 s (bench/README.md). When a repetition measures a
+// dozen targets one after another, ours and the target it is compared with
+// can be twenty seconds apart, and a slow phase often covers one of the two
+// windows and not the other. Between two windows of ours a second apart, a
+// target shares their conditions; the mean of the two also cancels a phase
+// that starts or ends in between to first order.
+import { rotate } from "./_stats.ts";
+import { referenceOf } from "./_targets.ts";
+import type { Sample } from "./_scenarios.ts";
+
+/** Anything with a target id. */
+interface HasTarget {
+  target: { id: string };
+}
+
+/** The fields a reference's windows are kept for, next to each target's own (`rate` → `refRate`). */
+export const BRACKETED_FIELDS = ["rate", "cpuUsPerMsg"] as const;
+
+/** The field that holds a reference's value of `key` in a target's sample. */
+export function refField(key: string): string {
+  return `ref${key[0].toUpperCase()}${key.slice(1)}`;
+}
+
+/** The field that holds the value of `key` of the reference's farthest window in the repetition. */
+export function farField(key: string): string {
+  return `far${refField(key)[0].toUpperCase()}${refField(key).slice(1)}`;
+}
+
+/**
+ * The windows of repetition `rep`: for each reference present (see
+ * {@linkcode referenceOf}), a window of it, then each of its targets followed
+ * by another window of it; targets without their reference last. The targets
+ * keep the rotated order of {@linkcode rotate}, so no target always runs
+ * first or last in its group.
+ *
+ * @example
+ * ```ts
+ * import { bracketedOrder } from "./_bracket.ts";
+ * const t = (id: string) => ({ target: { id } });
+ * const order = bracketedOrder([t("deno-raw"), t("deno-steady"), t("deno-hono")], 0);
+ * console.log(order.map((x) => x.target.id));
+ * // ["deno-steady", "deno-raw", "deno-steady", "deno-hono", "deno-steady"]
+ * ```
+ */
+export function bracketedOrder<T extends HasTarget>(items: T[], rep: number): T[] {
+  const byId = new Map(items.map((x) => [x.target.id, x]));
+  const rotated = rotate(items, rep);
+  const refOf = (x: T) => {
+    const ref = referenceOf(x.target.id);
+    return ref && byId.has(ref) ? ref : undefined;
+  };
+  const refs = [...new Set(rotated.map(refOf).filter((r): r is string => r !== undefined))];
+  const out: T[] = [];
+  for (const ref of refs) {
+    out.push(byId.get(ref)!);
+    for (const x of rotated) if (refOf(x) === ref) out.push(x, byId.get(ref)!);
+  }
+  for (const x of rotated) {
+    if (refOf(x) === undefined && !refs.includes(x.target.id)) out.push(x);
+  }
+  return out;
+}
+
+/**
+ * One repetition's samples from its windows in the order they ran: a
+ * reference's sample is the mean of its windows, field by field; a target's
+ * sample is its window plus, for each of {@linkcode BRACKETED_FIELDS}, the
+ * mean of the reference's windows right before and right after it (as
+ * `refRate`, `refCpuUsPerMsg`), and the reference's window farthest from it
+ * (`farRefRate`, `farRefCpuUsPerMsg`).
+ *
+ * @example
+ * ```ts
+ * import { assembleBracketed } from "./_bracket.ts";
+ * const w = (id: string, rate: number) => ({ id, sample: { rate, cpuUsPerMsg: 1e6 / rate } });
+ * const rep = assembleBracketed([w("deno-steady", 100), w("deno-raw", 95), w("deno-steady", 110)]);
+ * console.log(rep["deno-raw"].refRate); // 105
+ * ```
+ */
+export function assembleBracketed(windows: { id: string; sample: Sample }[]): Record<string, Sample> {
+  const out: Record<string, Sample> = {};
+  const refs = new Set(windows.map((w) => referenceOf(w.id)).filter((r) => r !== undefined));
+  for (const id of new Set(windows.map((w) => w.id))) {
+    const own = windows.filter((w) => w.id === id).map((w) => w.sample);
+    if (refs.has(id) || own.length > 1) {
+      const keys = new Set(own.flatMap((s) => Object.keys(s)));
+      const mean = (k: string) => own.reduce((sum, s) => sum + s[k], 0) / own.length;
+      out[id] = Object.fromEntries([...keys].map((k) => [k, mean(k)]));
+    }
+  }
+  windows.forEach((w, i) => {
+    if (out[w.id]) return;
+    const sample: Sample = { ...w.sample };
+    const ref = referenceOf(w.id);
+    const before = windows.slice(0, i).findLast((x) => x.id === ref);
+    const after = windows.slice(i + 1).find((x) => x.id === ref);
+    const around = [before, after].filter((x) => x !== undefined);
+    if (around.length) {
+      // The reference's window farthest from this one in the repetition, kept to show what the brackets
+      // gain over comparing windows seconds apart.
+      const far = windows.map((x, j) => ({ x, d: Math.abs(j - i) })).filter(({ x }) => x.id === ref)
+        .reduce((a, b) => (b.d > a.d ? b : a)).x;
+      for (const key of BRACKETED_FIELDS) {
+        sample[refField(key)] = around.reduce((sum, x) => sum + x.sample[key], 0) / around.length;
+        sample[farField(key)] = far.sample[key];
+      }
+    }
+    out[w.id] = sample;
+  });
+  return out;
+}
