@@ -416,7 +416,9 @@ export function writeReport(r: Any): string {
       "while any reader has more than 64 KiB buffered. Delivered msg/s counts what the clients received, up to " +
       "the last message; reach = received ÷ (broadcasts × clients). p50/p99 delivery latency comes from a " +
       "separate paced phase (a broadcast every 2 ms with 32 clients, every 20 ms with 1 000), from send time " +
-      `to receive time on the shared clock. ${clockNote(r.fanout)}`,
+      "to receive time on the shared clock; each paced window starts from a collected heap on its server (a " +
+      "forced collection), so that a major collection owed to the saturating windows before it does not " +
+      `become its p99. ${clockNote(r.fanout)}`,
     "- Every fan-out window (saturating and paced) starts with a heartbeat round for its target: the server " +
       "pings each client once and every client answers before the window opens. A client socket that answers " +
       "a ping enters the kernel's interactive TCP mode and acknowledges differently, which costs the sending " +
