@@ -67,6 +67,28 @@ export function bracketedOrder<T extends HasTarget>(items: T[], rep: number): T[
 }
 
 /**
+ * Measures one bracketed repetition: every window of {@linkcode bracketedOrder}
+ * in turn, then the samples of {@linkcode assembleBracketed}.
+ *
+ * @example
+ * ```ts
+ * import { measureBracketed } from "./_bracket.ts";
+ * const t = (id: string) => ({ target: { id } });
+ * const rep = await measureBracketed([t("deno-steady"), t("deno-raw")], 0, async () => ({ rate: 1, cpuUsPerMsg: 1 }));
+ * console.log(rep["deno-raw"].refRate); // 1
+ * ```
+ */
+export async function measureBracketed<T extends HasTarget>(
+  items: T[],
+  rep: number,
+  measure: (x: T) => Promise<Sample>,
+): Promise<Record<string, Sample>> {
+  const windows: { id: string; sample: Sample }[] = [];
+  for (const x of bracketedOrder(items, rep)) windows.push({ id: x.target.id, sample: await measure(x) });
+  return assembleBracketed(windows);
+}
+
+/**
  * One repetition's samples from its windows in the order they ran: a
  * reference's sample is the mean of its windows, field by field; a target's
  * sample is its window plus, for each of {@linkcode BRACKETED_FIELDS}, the

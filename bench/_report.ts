@@ -1,6 +1,6 @@
 // Renders a run's results as bench/RESULTS.md.
 import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
-import { referenceOf, TARGETS } from "./_targets.ts";
+import { OURS, referenceOf, TARGETS } from "./_targets.ts";
 import { refField } from "./_bracket.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -8,7 +8,6 @@ type Any = any;
 type Med = Record<string, Record<string, number>>;
 
 const RAW: Record<string, string> = { bun: "bun-loop", deno: "deno-raw" };
-const OURS: Record<string, string> = { bun: "bun-steady", deno: "deno-steady" };
 
 function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
@@ -238,10 +237,8 @@ function churnCalibration(run: Any): { note: string; paragraph: string } | undef
 function sameDenoPath(F: Any[] | undefined): string | undefined {
   const same = pairs(F, fanName, "deno-raw0", RAW.deno, "rate").filter(([, v]) => Number.isFinite(v));
   if (same.length < 2) return undefined;
-  return `the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read ${
-    range(same)
-  } over the ` +
-    `${same.length} fan-out scenarios`;
+  return "the same fan-out path in two raw Deno servers (idleTimeout 0 ÷ default) read " +
+    `${range(same)} over the ${same.length} fan-out scenarios`;
 }
 
 /** The lowest and highest value of some entries, as `a–b×`. */
@@ -329,8 +326,9 @@ function bracketNote(r: Any): string {
   const far: number[] = [];
   for (const c of [...(r.fanout ?? []), ...(r.echo ?? [])]) {
     for (const [id, list] of Object.entries(c.samples ?? {}) as [string, Any[]][]) {
-      if (!referenceOf(id) || !list.every((x) => Number.isFinite(x.refRate))) continue;
-      near.push(relSpread(list.map((x) => x.refRate / x.rate)));
+      const ref = referenceOf(id);
+      if (!ref || !list.every((x) => Number.isFinite(x.refRate))) continue;
+      near.push(relSpread(pairedRatios(c, ref, id, "rate")!));
       far.push(relSpread(list.map((x) => x.farRefRate / x.rate)));
     }
   }

@@ -2,7 +2,7 @@
 // measures every target in the same run, alternating the order between
 // repetitions, after a warm-up, and keeps every repetition so the report can
 // take medians.
-import { assembleBracketed, bracketedOrder } from "./_bracket.ts";
+import { measureBracketed } from "./_bracket.ts";
 import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
 import type { Target } from "./_targets.ts";
@@ -214,11 +214,7 @@ export async function fanout(
     if (cfg.bracket) {
       // Every saturating window between two of its reference's, then the paced windows (whose p99s
       // are compared as medians over the repetitions, not window by window).
-      const windows: { id: string; sample: Sample }[] = [];
-      for (const r of bracketedOrder(running, rep)) {
-        windows.push({ id: r.target.id, sample: await saturating(r) });
-      }
-      const repSamples = assembleBracketed(windows);
+      const repSamples = await measureBracketed(running, rep, saturating);
       for (const r of rotate(running, rep)) {
         samples[r.target.id].push({ ...repSamples[r.target.id], ...await paced(r, rep) });
       }
@@ -297,11 +293,7 @@ export async function echo(
   for (const r of running) await once(r, Math.max(150, cfg.ms / 2));
   for (let rep = 0; rep < cfg.reps; rep++) {
     if (cfg.bracket) {
-      const windows: { id: string; sample: Sample }[] = [];
-      for (const r of bracketedOrder(running, rep)) {
-        windows.push({ id: r.target.id, sample: await once(r, cfg.ms) });
-      }
-      const repSamples = assembleBracketed(windows);
+      const repSamples = await measureBracketed(running, rep, (r) => once(r, cfg.ms));
       for (const r of running) samples[r.target.id].push(repSamples[r.target.id]);
       continue;
     }

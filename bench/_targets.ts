@@ -160,6 +160,9 @@ export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) =>
   id !== "bun-steady-loop" && TARGETS[id].role !== "calibration"
 );
 
+/** steadysocket's own target on each runtime. */
+export const OURS: Record<string, string> = { bun: "bun-steady", deno: "deno-steady" };
+
 /**
  * The server a target's throughput is compared with in brackets: ours on the same runtime (Node's servers:
  * ours on Deno), measured right before and right after the target in every repetition of a bracketed
@@ -173,6 +176,6 @@ export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) =>
  */
 export function referenceOf(id: string): string | undefined {
   const t = TARGETS[id];
-  if (!t || id === "bun-steady" || id === "deno-steady") return undefined;
-  return t.runtime === "bun" ? "bun-steady" : "deno-steady";
+  if (!t || id === OURS.bun || id === OURS.deno) return undefined;
+  return t.runtime === "bun" ? OURS.bun : OURS.deno;
 }
