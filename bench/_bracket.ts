@@ -18,8 +18,11 @@ interface HasTarget {
   target: { id: string };
 }
 
-/** The fields a reference's windows are kept for, next to each target's own (`rate` → `refRate`). */
-export const BRACKETED_FIELDS = ["rate", "cpuUsPerMsg"] as const;
+/** The fields a reference's windows are kept for by default, next to each target's own (`rate` → `refRate`). */
+export const BRACKETED_FIELDS: readonly string[] = ["rate", "cpuUsPerMsg"];
+
+/** The latency fields, kept for the windows that measure latency (fan-out's paced windows, echo's). */
+export const TAIL_FIELDS: readonly string[] = ["p50", "p99"];
 
 /** The field that holds a reference's value of `key` in a target's sample. */
 export function refField(key: string): string {
@@ -82,18 +85,20 @@ export async function measureBracketed<T extends HasTarget>(
   items: T[],
   rep: number,
   measure: (x: T) => Promise<Sample>,
+  fields: readonly string[] = BRACKETED_FIELDS,
 ): Promise<Record<string, Sample>> {
   const windows: { id: string; sample: Sample }[] = [];
   for (const x of bracketedOrder(items, rep)) windows.push({ id: x.target.id, sample: await measure(x) });
-  return assembleBracketed(windows);
+  return assembleBracketed(windows, fields);
 }
 
 /**
  * One repetition's samples from its windows in the order they ran: a
  * reference's sample is the mean of its windows, field by field; a target's
- * sample is its window plus, for each of {@linkcode BRACKETED_FIELDS}, the
- * mean of the reference's windows right before and right after it (as
- * `refRate`, `refCpuUsPerMsg`), and the reference's window farthest from it
+ * sample is its window plus, for each of `fields` (default
+ * {@linkcode BRACKETED_FIELDS}) that the windows measured, the mean of the
+ * reference's windows right before and right after it (as `refRate`,
+ * `refCpuUsPerMsg`), and the reference's window farthest from it
  * (`farRefRate`, `farRefCpuUsPerMsg`).
  *
  * @example
@@ -104,7 +109,10 @@ export async function measureBracketed<T extends HasTarget>(
  * console.log(rep["deno-raw"].refRate); // 105
  * ```
  */
-export function assembleBracketed(windows: { id: string; sample: Sample }[]): Record<string, Sample> {
+export function assembleBracketed(
+  windows: { id: string; sample: Sample }[],
+  fields: readonly string[] = BRACKETED_FIELDS,
+): Record<string, Sample> {
   const out: Record<string, Sample> = {};
   const refs = new Set(windows.map((w) => referenceOf(w.id)).filter((r) => r !== undefined));
   for (const id of new Set(windows.map((w) => w.id))) {
@@ -127,7 +135,9 @@ export function assembleBracketed(windows: { id: string; sample: Sample }[]): Re
       // gain over comparing windows seconds apart.
       const far = windows.map((x, j) => ({ x, d: Math.abs(j - i) })).filter(({ x }) => x.id === ref)
         .reduce((a, b) => (b.d > a.d ? b : a)).x;
-      for (const key of BRACKETED_FIELDS) {
+      for (const key of fields) {
+        // A field this repetition did not measure (a paced window outside the latency repetitions) stays unset.
+        if (![w, ...around, far].every((x) => Number.isFinite(x.sample[key]))) continue;
         sample[refField(key)] = around.reduce((sum, x) => sum + x.sample[key], 0) / around.length;
         sample[farField(key)] = far.sample[key];
       }

@@ -1,13 +1,11 @@
 // Renders a run's results as bench/RESULTS.md.
 import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
-import { OURS, referenceOf, TARGETS } from "./_targets.ts";
+import { OURS, RAW, referenceOf, TARGETS } from "./_targets.ts";
 import { refField } from "./_bracket.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 type Med = Record<string, Record<string, number>>;
-
-const RAW: Record<string, string> = { bun: "bun-loop", deno: "deno-raw" };
 
 function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
@@ -133,14 +131,29 @@ function pairedRatios(c: Any, a: string, b: string, key: string): number[] | und
 }
 
 /**
- * a ÷ b for a latency percentile: the ratio of the medians over the
- * repetitions. A p99 is the tail of one short window, and its noise is
- * independent from window to window (two servers with the same fan-out path,
- * raw Deno with and without its idle timer, differ by up to 1.4× in one
- * window), so pairing windows only multiplies two noises.
+ * The per-repetition ratios a ÷ b where one of them is the other's reference
+ * and every repetition bracketed the other with two windows of it (the
+ * reference's side is the mean of those two); `undefined` otherwise.
+ */
+function bracketedRatios(c: Any, a: string, b: string, key: string): number[] | undefined {
+  const ref = refField(key);
+  const target = referenceOf(b) === a ? b : referenceOf(a) === b ? a : undefined;
+  const list = target === undefined ? undefined : c?.samples?.[target] as Any[] | undefined;
+  if (!list?.length || !list.every((x) => Number.isFinite(x[ref]))) return undefined;
+  return pairedRatios(c, a, b, key);
+}
+
+/**
+ * a ÷ b for a latency percentile. Where every repetition measured one
+ * between two windows of the other (ours around each raw baseline in a
+ * bracketed run), the median of those per-repetition ratios, as for
+ * throughput; otherwise the ratio of the medians, since windows seconds or
+ * tens of seconds apart share little of the machine's state and pairing
+ * them would only multiply two noises.
  */
 function relTail(c: Any, a: string, b: string, key: string): number {
-  return ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
+  const bracketed = bracketedRatios(c, a, b, key);
+  return bracketed ? median(bracketed) : ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
 }
 
 /** The 90 % bootstrap interval of {@linkcode rel}: of the median of the paired ratios, else of the ratio of medians. */
@@ -149,8 +162,13 @@ function relInterval(c: Any, a: string, b: string, key: string): [number, number
   return paired ? bootstrapInterval([paired], ([r]) => median(r)) : relTailInterval(c, a, b, key);
 }
 
-/** The 90 % bootstrap interval of {@linkcode relTail}, each server's repetitions resampled on their own. */
+/**
+ * The 90 % bootstrap interval of {@linkcode relTail}: of the median of the bracketed ratios, else with each
+ * server's repetitions resampled on their own.
+ */
 function relTailInterval(c: Any, a: string, b: string, key: string): [number, number] {
+  const bracketed = bracketedRatios(c, a, b, key);
+  if (bracketed) return bootstrapInterval([bracketed], ([r]) => median(r));
   const values = (id: string) => ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key] as number);
   return bootstrapInterval([values(a), values(b)], ([x, y]) => ratio(median(x), median(y)));
 }
@@ -341,7 +359,20 @@ function bracketNote(r: Any): string {
       ? ` In this run the per-repetition ratios of those ${near.length} comparisons spread by a median of ` +
         `${pct(median(near))} (median absolute deviation ÷ median) against the two windows around each ` +
         `target, and by ${pct(median(far))} against ours's window farthest from it in the same repetition.`
+      : "") +
+    (tailBracketed(r)
+      ? " The paced latency windows of fan-out bracket each raw baseline the same way (ours, raw, ours on " +
+        "each runtime; the other targets' paced windows run once each), and echo's windows measure latency " +
+        "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against the mean " +
+        "of ours's two windows, since a p99 also moves with the machine's state (bench/README.md)."
       : "");
+}
+
+/** Whether the run bracketed the latency of a raw baseline with ours's (runs before it did not). */
+function tailBracketed(r: Any): boolean {
+  return [...(r.fanout ?? []), ...(r.echo ?? [])].some((c: Any) =>
+    ["bun", "deno"].some((rt) => bracketedRatios(c, OURS[rt], RAW[rt], "p99") !== undefined)
+  );
 }
 
 export function writeReport(r: Any): string {
@@ -400,7 +431,8 @@ export function writeReport(r: Any): string {
       "the targets run one after another and the order rotates (and reverses) between repetitions, so slow " +
       "drifts of the machine hit every target alike. A throughput ratio is the median of the per-repetition " +
       "ratios; a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
-      "whose noise is independent from window to window, so pairing windows only multiplies two noises)." +
+      "mostly its own noise, which pairing two windows tens of seconds apart would only multiply)" +
+      (tailBracketed(r) ? ", except where the run brackets it (below)." : ".") +
       bracketNote(r),
     "- Ratios are against a baseline in the same run: raw `Bun.serve` with a JS `send()` loop (and its " +
       "`publish()` as the ceiling) for Bun, raw `Deno.serve` with its default `idleTimeout` (and with " +

@@ -2,10 +2,10 @@
 // measures every target in the same run, alternating the order between
 // repetitions, after a warm-up, and keeps every repetition so the report can
 // take medians.
-import { measureBracketed } from "./_bracket.ts";
+import { BRACKETED_FIELDS, measureBracketed, TAIL_FIELDS } from "./_bracket.ts";
 import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
-import type { Target } from "./_targets.ts";
+import { RAW, referenceOf, type Target } from "./_targets.ts";
 
 /** One measured repetition. */
 export type Sample = Record<string, number>;
@@ -212,11 +212,24 @@ export async function fanout(
   };
   for (let rep = first; rep < first + cfg.reps; rep++) {
     if (cfg.bracket) {
-      // Every saturating window between two of its reference's, then the paced windows (whose p99s
-      // are compared as medians over the repetitions, not window by window).
+      // Every saturating window between two of its reference's, then the paced windows: each raw
+      // baseline's between two of ours's on its runtime, since the latency target is ours ÷ raw and a
+      // p99 too moves with the machine's state (the other targets' paced windows run once each, in turn).
       const repSamples = await measureBracketed(running, rep, saturating);
-      for (const r of rotate(running, rep)) {
-        samples[r.target.id].push({ ...repSamples[r.target.id], ...await paced(r, rep) });
+      const isRaw = (r: Running) => Object.values(RAW).includes(r.target.id);
+      const rawAndOurs = running.filter((r) =>
+        isRaw(r) || running.some((x) => isRaw(x) && referenceOf(x.target.id) === r.target.id)
+      );
+      const rest = rotate(running.filter((r) => !rawAndOurs.includes(r)), rep);
+      const pacedRep: Record<string, Sample> = {};
+      const bracketRaw = async () =>
+        Object.assign(pacedRep, await measureBracketed(rawAndOurs, rep, (r) => paced(r, rep), TAIL_FIELDS));
+      // The raw baselines and their brackets first in one repetition, last in the next.
+      if (rep % 2 === 0) await bracketRaw();
+      for (const r of rest) pacedRep[r.target.id] = await paced(r, rep);
+      if (rep % 2 === 1) await bracketRaw();
+      for (const r of running) {
+        samples[r.target.id].push({ ...repSamples[r.target.id], ...pacedRep[r.target.id] });
       }
       continue;
     }
@@ -293,7 +306,10 @@ export async function echo(
   for (const r of running) await once(r, Math.max(150, cfg.ms / 2));
   for (let rep = 0; rep < cfg.reps; rep++) {
     if (cfg.bracket) {
-      const repSamples = await measureBracketed(running, rep, (r) => once(r, cfg.ms));
+      const repSamples = await measureBracketed(running, rep, (r) => once(r, cfg.ms), [
+        ...BRACKETED_FIELDS,
+        ...TAIL_FIELDS,
+      ]);
       for (const r of running) samples[r.target.id].push(repSamples[r.target.id]);
       continue;
     }

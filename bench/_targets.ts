@@ -163,6 +163,9 @@ export const ALL_IDS: string[] = Object.keys(TARGETS).filter((id) =>
 /** steadysocket's own target on each runtime. */
 export const OURS: Record<string, string> = { bun: "bun-steady", deno: "deno-steady" };
 
+/** The raw baseline of each runtime, which the targets' ratios are against. */
+export const RAW: Record<string, string> = { bun: "bun-loop", deno: "deno-raw" };
+
 /**
  * The server a target's throughput is compared with in brackets: ours on the same runtime (Node's servers:
  * ours on Deno), measured right before and right after the target in every repetition of a bracketed

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { assembleBracketed, bracketedOrder } from "../../bench/_bracket.ts";
+import { assembleBracketed, BRACKETED_FIELDS, bracketedOrder, TAIL_FIELDS } from "../../bench/_bracket.ts";
 
 const t = (id: string) => ({ target: { id } });
 const ids = (list: { target: { id: string } }[]) => list.map((x) => x.target.id);
@@ -54,4 +54,24 @@ test("assembleBracketed: a target carries the mean of its reference's windows ar
   assert.ok(Math.abs(rep["deno-steady"].cpu - 0.99) < 1e-12);
   // No reference ran: the window alone.
   assert.deepEqual(Object.keys(rep["bun-loop"]).sort(), ["cpu", "cpuUsPerMsg", "rate"]);
+});
+
+test("assembleBracketed: latency fields are kept only where the windows measured them", () => {
+  const paced = (id: string, p99?: number): { id: string; sample: Record<string, number> } => ({
+    id,
+    sample: p99 === undefined ? {} : { p50: p99 / 3, p99 },
+  });
+  const fields = [...BRACKETED_FIELDS, ...TAIL_FIELDS];
+  const rep = assembleBracketed(
+    [paced("bun-steady", 0.4), paced("bun-loop", 0.3), paced("bun-steady", 0.5)],
+    fields,
+  );
+  assert.ok(Math.abs(rep["bun-loop"].refP99 - 0.45) < 1e-12);
+  assert.ok(Math.abs(rep["bun-loop"].refP50 - 0.15) < 1e-12);
+  // Neither window measured a rate: no refRate rather than a NaN that JSON would write as null.
+  assert.equal("refRate" in rep["bun-loop"], false);
+  // A repetition without the paced phase: empty windows, nothing invented.
+  const none = assembleBracketed([paced("bun-steady"), paced("bun-loop"), paced("bun-steady")], fields);
+  assert.deepEqual(none["bun-loop"], {});
+  assert.deepEqual(none["bun-steady"], {});
 });
