@@ -342,7 +342,13 @@ function bracketNote(r: Any): string {
   if (!r.plan?.bracketed) return "";
   const near: number[] = [];
   const far: number[] = [];
-  for (const c of [...(r.fanout ?? []), ...(r.echo ?? [])]) {
+  for (
+    const c of [
+      ...(r.fanout ?? []),
+      ...(r.echo ?? []),
+      ...[r.churn, r.churnFixedYoung].filter((c) => c?.bracket),
+    ]
+  ) {
     for (const [id, list] of Object.entries(c.samples ?? {}) as [string, Any[]][]) {
       const ref = referenceOf(id);
       if (!ref || !list.every((x) => Number.isFinite(x.refRate))) continue;
@@ -351,7 +357,10 @@ function bracketNote(r: Any): string {
     }
   }
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
-  return " In fan-out and echo each of the other targets runs between two windows of ours on its runtime " +
+  return ` In ${
+    r.churn?.bracket ? "fan-out, echo and churn" : "fan-out and echo"
+  } each of the other targets ` +
+    "runs between two windows of ours on its runtime " +
     "(Node's servers: ours on Deno), and ours ÷ that target is taken against the mean of those two " +
     "(bench/_bracket.ts): the machine's slow phases last seconds, a repetition of every target tens of " +
     "seconds." +
@@ -366,6 +375,19 @@ function bracketNote(r: Any): string {
         "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against the mean " +
         "of ours's two windows, since a p99 also moves with the machine's state (bench/README.md)."
       : "");
+}
+
+/** What bracketing a churn run does to ours's cycles (empty for a run that did not). */
+function churnBracketNote(c: Any): string {
+  if (!c?.bracket) return "";
+  const windows = Object.entries(OURS).filter(([, id]) => c.samples?.[id]).map(([rt, id]) => {
+    const bracketed = Object.keys(c.samples).filter((t) => referenceOf(t) === id).length;
+    return `${bracketed + 1} on ${rt === "bun" ? "Bun" : "Deno"}`;
+  });
+  return " Each other target's cycle runs between two cycles' worth of connections of ours on its runtime " +
+    "(Node's servers: ours on Deno), and ours ÷ that target, by rate and by server CPU per connection, is " +
+    "taken against the mean of those two windows. Ours therefore opens and closes that many more connections " +
+    `in a cycle (${windows.join(", ")} windows of ${c.perCycle}), and its drift is over all of them.`;
 }
 
 /** Whether the run bracketed the latency of a raw baseline with ours's (runs before it did not). */
@@ -1077,7 +1099,7 @@ export function writeReport(r: Any): string {
     out.push(
       `One server per target; ${r.churn.cycles} measured cycles (after a warm-up cycle) of ${r.churn.perCycle} ` +
         `connections opened and closed, ${r.churn.parallel} at a time; RSS read after each cycle and a GC. ` +
-        "Drift = RSS after the last cycle − RSS after the first.",
+        "Drift = RSS after the last cycle − RSS after the first." + churnBracketNote(r.churn),
       "",
       churnTable(r.churn),
       "",
@@ -1089,7 +1111,8 @@ export function writeReport(r: Any): string {
         "The Deno servers again, each started with V8's young generation fixed at 8 MiB " +
           "(`--semi-space-growth-factor=1 --min-semi-space-size=8 --max-semi-space-size=8`). At the defaults V8 " +
           "grows the young generation in steps of several MiB under churn and keeps them, raw Deno included; " +
-          "fixed, what is left is the slope a leak would show. The Deno drift target is read from this table.",
+          "fixed, what is left is the slope a leak would show. The Deno drift target is read from this table." +
+          churnBracketNote(r.churnFixedYoung),
         "",
         churnTable(r.churnFixedYoung),
         "",

@@ -2,7 +2,13 @@
 // measures every target in the same run, alternating the order between
 // repetitions, after a warm-up, and keeps every repetition so the report can
 // take medians.
-import { BRACKETED_FIELDS, measureBracketed, TAIL_FIELDS } from "./_bracket.ts";
+import {
+  assembleBracketed,
+  BRACKETED_FIELDS,
+  bracketedOrder,
+  measureBracketed,
+  TAIL_FIELDS,
+} from "./_bracket.ts";
 import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
 import { RAW, referenceOf, type Target } from "./_targets.ts";
@@ -401,6 +407,11 @@ export interface ChurnConfig {
   perCycle: number;
   cycles: number;
   parallel: number;
+  /**
+   * Every other target's cycle between two of ours's on its runtime (bench/_bracket.ts): ours then opens and
+   * closes that many more connections per cycle, and its drift is over all of them.
+   */
+  bracket?: boolean;
 }
 
 /** Churn: cycles of opening and closing connections; rate, and resident memory after each cycle. */
@@ -412,22 +423,25 @@ export async function churn(
 ): Promise<Samples> {
   const servers = new Map<string, Server>();
   const rss = new Map<string, number[]>();
-  const rates = new Map<string, number[]>();
-  /** Server and client CPU µs per connection, per cycle. */
-  const cpus = new Map<string, { server: number; client: number }[]>();
+  /** Per cycle: rate, server and client CPU µs per connection (and the brackets' means, when bracketed). */
+  const cycles = new Map<string, Sample[]>();
   const failed = new Map<string, number>();
   const openAfter = new Map<string, number>();
   try {
     for (const t of targets) {
       servers.set(t.id, await start(t));
       rss.set(t.id, []);
-      rates.set(t.id, []);
-      cpus.set(t.id, []);
+      cycles.set(t.id, []);
       failed.set(t.id, 0);
     }
     // Cycle 0 warms up (JIT, pools); cycles 1..n are measured.
     for (let cycle = 0; cycle <= cfg.cycles; cycle++) {
-      for (const t of rotate(targets, cycle)) {
+      const order = cfg.bracket
+        ? bracketedOrder(targets.map((target) => ({ target })), cycle).map((x) => x.target)
+        : rotate(targets, cycle);
+      const windows: { id: string; sample: Sample }[] = [];
+      const rssNow = new Map<string, number>();
+      for (const [i, t] of order.entries()) {
         const server = servers.get(t.id)!;
         const [url] = urls(t, server);
         const cpu0 = server.cpu();
@@ -442,23 +456,32 @@ export async function churn(
           // TCP handshakes either way (as fast with WebSocket objects), hence the CPU figures below.
           lean: true,
         });
-        const cpu = {
-          server: (server.cpu() - cpu0) * 1e6 / r.ok,
-          client: (worker.cpu() - wcpu0) * 1e6 / r.ok,
+        const sample = {
+          rate: r.ok / (r.ms / 1000),
+          cpuUsPerConn: (server.cpu() - cpu0) * 1e6 / r.ok,
+          clientCpuUsPerConn: (worker.cpu() - wcpu0) * 1e6 / r.ok,
         };
         await sleep(100);
         await server.ctl("/ctl/gc");
         await sleep(100);
         if (cycle === 0) continue;
-        rates.get(t.id)!.push(r.ok / (r.ms / 1000));
-        cpus.get(t.id)!.push(cpu);
-        rss.get(t.id)!.push(server.rssKiB());
+        windows.push({ id: t.id, sample });
+        // A server's RSS after its last window of the cycle.
+        rssNow.set(t.id, server.rssKiB());
         failed.set(t.id, failed.get(t.id)! + r.failed);
-        if (cycle === cfg.cycles) {
+        if (cycle === cfg.cycles && !order.slice(i + 1).includes(t)) {
           // Every connection closed: the server's own count must be back to 0.
           const st = await server.ctl("/ctl/stats") as { open?: number };
           openAfter.set(t.id, st.open ?? NaN);
         }
+      }
+      if (cycle === 0) continue;
+      const cycleSamples = cfg.bracket
+        ? assembleBracketed(windows, ["rate", "cpuUsPerConn"])
+        : Object.fromEntries(windows.map((w) => [w.id, w.sample]));
+      for (const t of targets) {
+        cycles.get(t.id)!.push(cycleSamples[t.id]);
+        rss.get(t.id)!.push(rssNow.get(t.id)!);
       }
     }
   } finally {
@@ -467,11 +490,8 @@ export async function churn(
   const samples: Samples = {};
   for (const t of targets) {
     const r = rss.get(t.id)!;
-    const cpu = cpus.get(t.id)!;
-    samples[t.id] = rates.get(t.id)!.map((rate, i) => ({
-      rate,
-      cpuUsPerConn: cpu[i].server,
-      clientCpuUsPerConn: cpu[i].client,
+    samples[t.id] = cycles.get(t.id)!.map((cycle) => ({
+      ...cycle,
       driftMiB: (r[r.length - 1] - r[0]) / 1024,
       rssMiB: r[r.length - 1] / 1024,
       // RSS after each measured cycle, as rssAfterCycle1, rssAfterCycle2, ...

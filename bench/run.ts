@@ -215,8 +215,8 @@ const PLAN = full
   };
 
 /**
- * Fan-out and echo measure every target between two windows of ours (bench/_bracket.ts) in full mode, or with
- * `--bracket`: the machine's slow phases last seconds, and a repetition of a dozen targets tens of seconds.
+ * Fan-out, echo and churn measure every target between two windows of ours (bench/_bracket.ts) in full mode, or
+ * with `--bracket`: the machine's slow phases last seconds, and a repetition of a dozen targets tens of seconds.
  */
 const bracketed = full || Deno.args.includes("--bracket");
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
@@ -440,9 +440,9 @@ try {
       worker,
       await usable(cfg.ids),
       startTarget,
-      cfg,
+      { ...cfg, bracket: bracketed },
     );
-    results.churn = { ...cfg, med: medians(samples), samples };
+    results.churn = { ...cfg, bracket: bracketed, med: medians(samples), samples };
     // Deno again with V8's young generation fixed: what is left is the slope a leak would show.
     const denoTargets = (await usable(cfg.ids)).filter((t) => t.runtime === "deno");
     if (denoTargets.length) {
@@ -451,9 +451,9 @@ try {
         worker,
         denoTargets.map(withFixedYoungGeneration),
         startTarget,
-        cfg,
+        { ...cfg, bracket: bracketed },
       );
-      results.churnFixedYoung = { ...cfg, med: medians(fixed), samples: fixed };
+      results.churnFixedYoung = { ...cfg, bracket: bracketed, med: medians(fixed), samples: fixed };
     }
   });
   await guarded("stall", async () => {
