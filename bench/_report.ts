@@ -382,12 +382,12 @@ function churnBracketNote(c: Any): string {
   if (!c?.bracket) return "";
   const windows = Object.entries(OURS).filter(([, id]) => c.samples?.[id]).map(([rt, id]) => {
     const bracketed = Object.keys(c.samples).filter((t) => referenceOf(t) === id).length;
-    return `${bracketed + 1} on ${rt === "bun" ? "Bun" : "Deno"}`;
+    return `${bracketed + 1} windows of ${c.perCycle} on ${rt === "bun" ? "Bun" : "Deno"}`;
   });
   return " Each other target's cycle runs between two cycles' worth of connections of ours on its runtime " +
     "(Node's servers: ours on Deno), and ours ÷ that target, by rate and by server CPU per connection, is " +
     "taken against the mean of those two windows. Ours therefore opens and closes that many more connections " +
-    `in a cycle (${windows.join(", ")} windows of ${c.perCycle}), and its drift is over all of them.`;
+    `in a cycle (${windows.join(", ")}), and its drift is over all of them.`;
 }
 
 /** Whether the run bracketed the latency of a raw baseline with ours's (runs before it did not). */
