@@ -11,7 +11,7 @@ import {
 } from "./_bracket.ts";
 import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
-import { RAW, referenceOf, type Target } from "./_targets.ts";
+import { OURS, RAW, type Target } from "./_targets.ts";
 
 /** One measured repetition. */
 export type Sample = Record<string, number>;
@@ -222,9 +222,9 @@ export async function fanout(
       // baseline's between two of ours's on its runtime, since the latency target is ours ÷ raw and a
       // p99 too moves with the machine's state (the other targets' paced windows run once each, in turn).
       const repSamples = await measureBracketed(running, rep, saturating);
-      const isRaw = (r: Running) => Object.values(RAW).includes(r.target.id);
+      // bracketedOrder() measures ours once, unbracketed, where its runtime's raw baseline is not running.
       const rawAndOurs = running.filter((r) =>
-        isRaw(r) || running.some((x) => isRaw(x) && referenceOf(x.target.id) === r.target.id)
+        [...Object.values(RAW), ...Object.values(OURS)].includes(r.target.id)
       );
       const rest = rotate(running.filter((r) => !rawAndOurs.includes(r)), rep);
       const pacedRep: Record<string, Sample> = {};
