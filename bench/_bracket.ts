@@ -24,6 +24,40 @@ export const BRACKETED_FIELDS: readonly string[] = ["rate", "cpuUsPerMsg"];
 /** The latency fields, kept for the windows that measure latency (fan-out's paced windows, echo's). */
 export const TAIL_FIELDS: readonly string[] = ["p50", "p99"];
 
+/**
+ * Whether a field is a latency percentile (`p50`, `p99`, `satP99`), whose
+ * windows {@linkcode meanOf} combines by their geometric mean. A percentile
+ * of one short window is skewed to the right: a collection inside a window
+ * can double its p99, while no window reads far below the typical one. The
+ * arithmetic mean of two windows then sits above the typical window, and
+ * ours, combined from two or more windows against a target's one, would read
+ * slower than it is.
+ *
+ * @example
+ * ```ts
+ * import { isLatencyField } from "./_bracket.ts";
+ * console.log(isLatencyField("p99"), isLatencyField("rate")); // true false
+ * ```
+ */
+export function isLatencyField(key: string): boolean {
+  return /^(sat)?p\d+$/i.test(key);
+}
+
+/**
+ * The mean of one field's values over windows: geometric for a latency
+ * percentile ({@linkcode isLatencyField}), arithmetic otherwise.
+ *
+ * @example
+ * ```ts
+ * import { meanOf } from "./_bracket.ts";
+ * console.log(meanOf("rate", [1, 4]), meanOf("p99", [1, 4])); // 2.5 2
+ * ```
+ */
+export function meanOf(key: string, values: number[]): number {
+  if (isLatencyField(key)) return Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
+  return values.reduce((sum, v) => sum + v, 0) / values.length;
+}
+
 /** The field that holds a reference's value of `key` in a target's sample. */
 export function refField(key: string): string {
   return `ref${key[0].toUpperCase()}${key.slice(1)}`;
@@ -32,6 +66,11 @@ export function refField(key: string): string {
 /** The field that holds the value of `key` of the reference's farthest window in the repetition. */
 export function farField(key: string): string {
   return `far${refField(key)[0].toUpperCase()}${refField(key).slice(1)}`;
+}
+
+/** The field that holds the value of `key` of the reference's window right before the target's. */
+export function beforeField(key: string): string {
+  return `before${refField(key)[0].toUpperCase()}${refField(key).slice(1)}`;
 }
 
 /**
@@ -94,12 +133,14 @@ export async function measureBracketed<T extends HasTarget>(
 
 /**
  * One repetition's samples from its windows in the order they ran: a
- * reference's sample is the mean of its windows, field by field; a target's
+ * reference's sample is the mean of its windows, field by field
+ * ({@linkcode meanOf}: geometric for a latency percentile); a target's
  * sample is its window plus, for each of `fields` (default
- * {@linkcode BRACKETED_FIELDS}) that the windows measured, the mean of the
+ * {@linkcode BRACKETED_FIELDS}) that the windows measured, that mean of the
  * reference's windows right before and right after it (as `refRate`,
- * `refCpuUsPerMsg`), and the reference's window farthest from it
- * (`farRefRate`, `farRefCpuUsPerMsg`).
+ * `refCpuUsPerMsg`), the reference's window farthest from it
+ * (`farRefRate`, `farRefCpuUsPerMsg`) and, where there are both, its window
+ * right before (`beforeRefRate`, `beforeRefCpuUsPerMsg`).
  *
  * @example
  * ```ts
@@ -119,8 +160,7 @@ export function assembleBracketed(
     const own = windows.filter((w) => w.id === id).map((w) => w.sample);
     if (refs.has(id) || own.length > 1) {
       const keys = new Set(own.flatMap((s) => Object.keys(s)));
-      const mean = (k: string) => own.reduce((sum, s) => sum + s[k], 0) / own.length;
-      out[id] = Object.fromEntries([...keys].map((k) => [k, mean(k)]));
+      out[id] = Object.fromEntries([...keys].map((k) => [k, meanOf(k, own.map((s) => s[k]))]));
     }
   }
   windows.forEach((w, i) => {
@@ -138,8 +178,10 @@ export function assembleBracketed(
       for (const key of fields) {
         // A field this repetition did not measure (a paced window outside the latency repetitions) stays unset.
         if (![w, ...around, far].every((x) => Number.isFinite(x.sample[key]))) continue;
-        sample[refField(key)] = around.reduce((sum, x) => sum + x.sample[key], 0) / around.length;
+        sample[refField(key)] = meanOf(key, around.map((x) => x.sample[key]));
         sample[farField(key)] = far.sample[key];
+        // Which of the two windows around reads higher, kept to show whether a window's place matters.
+        if (before !== undefined && after !== undefined) sample[beforeField(key)] = before.sample[key];
       }
     }
     out[w.id] = sample;

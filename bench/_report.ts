@@ -173,6 +173,21 @@ function relTailInterval(c: Any, a: string, b: string, key: string): [number, nu
   return bootstrapInterval([values(a), values(b)], ([x, y]) => ratio(median(x), median(y)));
 }
 
+/**
+ * Per fan-out size, the median over the repetitions of ours's paced p99 in its window right before the raw
+ * baseline's ÷ in its window right after (runs that kept the window before, bench/_bracket.ts): whether a
+ * window's place in the repetition moves its tail, which the bracket's mean would then carry.
+ */
+function placeRatios(F: Any[] | undefined, rt: string): Entry[] {
+  return (F ?? []).flatMap((c: Any): Entry[] => {
+    const list = ((c.samples?.[RAW[rt]] ?? []) as Any[]).filter((x) => Number.isFinite(x.beforeRefP99));
+    if (!list.length) return [];
+    // The bracket is the geometric mean of the two windows, so the one after is ref² ÷ before.
+    const v = median(list.map((x) => x.beforeRefP99 ** 2 / x.refP99 ** 2));
+    return [[`fan-out ${fanName(c)}`, v]];
+  });
+}
+
 /** The range of a field over the repetitions, as `min–max`. */
 function spread(c: Any, id: string, key: string): string {
   const v = ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key]).filter(
@@ -262,7 +277,8 @@ function sameDenoPath(F: Any[] | undefined): string | undefined {
 /** The lowest and highest value of some entries, as `a–b×`. */
 function range(list: Entry[]): string {
   const v = list.map(([, x]) => x);
-  return `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}×`;
+  const [lo, hi] = [Math.min(...v).toFixed(2), Math.max(...v).toFixed(2)];
+  return lo === hi ? `${lo}×` : `${lo}–${hi}×`;
 }
 
 /**
@@ -372,8 +388,14 @@ function bracketNote(r: Any): string {
     (tailBracketed(r)
       ? " The paced latency windows of fan-out bracket each raw baseline the same way (ours, raw, ours on " +
         "each runtime; the other targets' paced windows run once each), and echo's windows measure latency " +
-        "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against the mean " +
-        "of ours's two windows, since a p99 also moves with the machine's state (bench/README.md)."
+        "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against " +
+        (geometricTails(r) ? "the geometric mean " : "the mean ") +
+        "of ours's two windows, since a p99 also moves with the machine's state (bench/README.md)." +
+        (geometricTails(r)
+          ? " Ours's own p50 and p99 in a repetition are the geometric mean of its windows too: a window's " +
+            "percentile is skewed to the right, and an arithmetic mean of several would read above a typical " +
+            "window of ours."
+          : "")
       : "");
 }
 
@@ -388,6 +410,23 @@ function churnBracketNote(c: Any): string {
     "(Node's servers: ours on Deno), and ours ÷ that target, by rate and by server CPU per connection, is " +
     "taken against the mean of those two windows. Ours therefore opens and closes that many more connections " +
     `in a cycle (${windows.join(", ")}), and its drift is over all of them.`;
+}
+
+/**
+ * Whether the run combined ours's latency windows by their geometric mean (bench/_bracket.ts); the runs
+ * before it recorded `tailMean` as nothing and took the arithmetic mean.
+ */
+function geometricTails(r: Any): boolean {
+  return r.plan?.tailMean === "geometric";
+}
+
+/** What the Method says of the quiet before each paced window (empty for a run without one). */
+function settleNote(F: Any[] | undefined): string {
+  const ms = Math.max(0, ...(F ?? []).map((c: Any) => c.settleMs ?? 0));
+  if (!(ms > 0)) return "";
+  return ` The load generator's heap is collected too, and the window opens after ${ms} ms with nothing ` +
+    "running, so that the process of the window before (a saturating one, or another runtime's) has finished " +
+    "what it does on going idle on the server core.";
 }
 
 /** Whether the run bracketed the latency of a raw baseline with ours's (runs before it did not). */
@@ -470,7 +509,7 @@ export function writeReport(r: Any): string {
       "separate paced phase (a broadcast every 2 ms with 32 clients, every 20 ms with 1 000), from send time " +
       "to receive time on the shared clock; each paced window starts from a collected heap on its server (a " +
       "forced collection), so that a major collection owed to the saturating windows before it does not " +
-      `become its p99. ${clockNote(r.fanout)}`,
+      `become its p99.${settleNote(r.fanout)} ${clockNote(r.fanout)}`,
     "- Every fan-out window (saturating and paced) starts with a heartbeat round for its target: the server " +
       "pings each client once and every client answers before the window opens. A client socket that answers " +
       "a ping enters the kernel's interactive TCP mode and acknowledges differently, which costs the sending " +
@@ -603,6 +642,14 @@ export function writeReport(r: Any): string {
           `raw Deno idleTimeout 0 ÷ default (the same fan-out path) in the same run: ${range(same)}`,
         );
       }
+    }
+    const place = placeRatios(F, rt);
+    if (place.length) {
+      notes.push(
+        `ours's paced window right before raw's ÷ its window right after (median of the repetitions): ${
+          range(place)
+        }`,
+      );
     }
     if (notes.length) check.alt = notes.join("; ");
     checks.push(check);

@@ -116,6 +116,8 @@ export interface FanoutConfig {
   /** Broadcasts per second of the paced latency phase (0: no such phase). */
   rate: number;
   latencyMs: number;
+  /** Milliseconds of quiet before each paced window, after the collections. Default 0. */
+  settleMs?: number;
   /** Frame-level clients (bench/load/worker.ts) instead of WebSocket objects. Default true. */
   lean?: boolean;
   /** Measure every target between two windows of its reference (bench/_bracket.ts). */
@@ -213,6 +215,11 @@ export async function fanout(
     // would otherwise land in some paced windows and be a p99, and ours, the reference of every bracketed
     // comparison, runs up to seven times as many saturating windows as any other target.
     await r.server.ctl("/ctl/gc");
+    // The load generator's heap too, and then a pause with nothing running: the process of the window
+    // before (a saturating one, or another runtime's) finishes what it does on going idle (its
+    // collector's timers, freeing memory) on the server core before this window opens, not inside it.
+    await worker.request({ op: "gc" });
+    await new Promise((resolve) => setTimeout(resolve, cfg.settleMs ?? 0));
     const l = await once(r, cfg.latencyMs, cfg.rate);
     return { p50: l.p50, p99: l.p99, pacedReach: l.reach };
   };

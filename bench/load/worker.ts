@@ -387,6 +387,8 @@ declare const Bun: {
       connectError(s: BunTcpSocket, e: Error): void;
     };
   }): Promise<BunTcpSocket>;
+  /** A collection now; `true`: a full, synchronous one. */
+  gc(force: boolean): void;
 };
 
 /**
@@ -780,6 +782,11 @@ async function dispatch(cmd: any): Promise<unknown> {
       return await churn(cmd.url, cmd.total, cmd.parallel ?? 32, cmd.kind ?? "ws", cmd.lean ?? false);
     case "stall":
       return await stall(cmd.group, cmd.host, cmd.port, cmd.path, cmd.n);
+    case "gc":
+      // A full collection of the load generator's heap, so that garbage from the windows before (a
+      // saturating window receives millions of frames) is not collected inside a paced window.
+      Bun.gc(true);
+      return { ok: true };
     case "exit":
       setTimeout(() => process.exit(0), 10);
       return { ok: true };

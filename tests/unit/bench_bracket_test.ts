@@ -49,6 +49,8 @@ test("assembleBracketed: a target carries the mean of its reference's windows ar
   // The farthest window of ours: the first one for deno-hono, the last for deno-raw.
   assert.equal(rep["deno-hono"].farRefRate, 100);
   assert.equal(rep["deno-raw"].farRefRate, 60);
+  assert.equal(rep["deno-raw"].beforeRefRate, 100);
+  assert.equal(rep["deno-hono"].beforeRefRate, 80);
   // Ours: the mean of its three windows, field by field.
   assert.equal(rep["deno-steady"].rate, 80);
   assert.ok(Math.abs(rep["deno-steady"].cpu - 0.99) < 1e-12);
@@ -66,8 +68,13 @@ test("assembleBracketed: latency fields are kept only where the windows measured
     [paced("bun-steady", 0.4), paced("bun-loop", 0.3), paced("bun-steady", 0.5)],
     fields,
   );
-  assert.ok(Math.abs(rep["bun-loop"].refP99 - 0.45) < 1e-12);
-  assert.ok(Math.abs(rep["bun-loop"].refP50 - 0.15) < 1e-12);
+  // Latency percentiles: the geometric mean of the windows around, for the target's reference and for
+  // ours's own row, not the arithmetic one (0.45), which a right-skewed tail pushes up.
+  assert.ok(Math.abs(rep["bun-loop"].refP99 - Math.sqrt(0.4 * 0.5)) < 1e-12);
+  assert.ok(Math.abs(rep["bun-loop"].refP50 - Math.sqrt(0.4 * 0.5) / 3) < 1e-12);
+  assert.ok(Math.abs(rep["bun-steady"].p99 - Math.sqrt(0.4 * 0.5)) < 1e-12);
+  // The window right before is kept on its own, to tell a window's place from the target.
+  assert.equal(rep["bun-loop"].beforeRefP99, 0.4);
   // Neither window measured a rate: no refRate rather than a NaN that JSON would write as null.
   assert.equal("refRate" in rep["bun-loop"], false);
   // A repetition without the paced phase: empty windows, nothing invented.
