@@ -406,8 +406,11 @@ function churnBracketNote(c: Any): string {
     const bracketed = Object.keys(c.samples).filter((t) => referenceOf(t) === id).length;
     return `${bracketed + 1} windows of ${c.perCycle} on ${rt === "bun" ? "Bun" : "Deno"}`;
   });
-  return " Each other target's cycle runs between two cycles' worth of connections of ours on its runtime " +
-    "(Node's servers: ours on Deno), and ours ÷ that target, by rate and by server CPU per connection, is " +
+  // The Node servers' reference is ours on Deno; a table without them (the fixed young generation's) says nothing of them.
+  const node = Object.keys(c.samples ?? {}).some((id) => TARGETS[id]?.runtime === "node");
+  return " Each other target's cycle runs between two cycles' worth of connections of ours on its runtime" +
+    (node ? " (Node's servers: ours on Deno)" : "") +
+    ", and ours ÷ that target, by rate and by server CPU per connection, is " +
     "taken against the mean of those two windows. Ours therefore opens and closes that many more connections " +
     `in a cycle (${windows.join(", ")}), and its drift is over all of them.`;
 }
