@@ -63,14 +63,20 @@ export function refField(key: string): string {
   return `ref${key[0].toUpperCase()}${key.slice(1)}`;
 }
 
+/** `refField(key)` under a prefix: `prefixedRef("far", "rate")` is `farRefRate`. */
+function prefixedRef(prefix: string, key: string): string {
+  const ref = refField(key);
+  return `${prefix}${ref[0].toUpperCase()}${ref.slice(1)}`;
+}
+
 /** The field that holds the value of `key` of the reference's farthest window in the repetition. */
 export function farField(key: string): string {
-  return `far${refField(key)[0].toUpperCase()}${refField(key).slice(1)}`;
+  return prefixedRef("far", key);
 }
 
 /** The field that holds the value of `key` of the reference's window right before the target's. */
 export function beforeField(key: string): string {
-  return `before${refField(key)[0].toUpperCase()}${refField(key).slice(1)}`;
+  return prefixedRef("before", key);
 }
 
 /**
@@ -180,7 +186,8 @@ export function assembleBracketed(
         if (![w, ...around, far].every((x) => Number.isFinite(x.sample[key]))) continue;
         sample[refField(key)] = meanOf(key, around.map((x) => x.sample[key]));
         sample[farField(key)] = far.sample[key];
-        // Which of the two windows around reads higher, kept to show whether a window's place matters.
+        // The window before on its own (the one after follows from the mean), to show whether a window's
+        // place in the repetition moves it.
         if (before !== undefined && after !== undefined) sample[beforeField(key)] = before.sample[key];
       }
     }

@@ -373,6 +373,7 @@ function bracketNote(r: Any): string {
     }
   }
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  const geometric = geometricTails(r);
   return ` In ${
     r.churn?.bracket ? "fan-out, echo and churn" : "fan-out and echo"
   } each of the other targets ` +
@@ -389,9 +390,9 @@ function bracketNote(r: Any): string {
       ? " The paced latency windows of fan-out bracket each raw baseline the same way (ours, raw, ours on " +
         "each runtime; the other targets' paced windows run once each), and echo's windows measure latency " +
         "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against " +
-        (geometricTails(r) ? "the geometric mean " : "the mean ") +
+        (geometric ? "the geometric mean " : "the mean ") +
         "of ours's two windows, since a p99 also moves with the machine's state (bench/README.md)." +
-        (geometricTails(r)
+        (geometric
           ? " Ours's own p50 and p99 in a repetition are the geometric mean of its windows too: a window's " +
             "percentile is skewed to the right, and an arithmetic mean of several would read above a typical " +
             "window of ours."

@@ -221,7 +221,7 @@ export async function fanout(
     // A full run only: quick mode keeps to its two minutes.
     if (cfg.settleMs) {
       await worker.request({ op: "gc" });
-      await new Promise((resolve) => setTimeout(resolve, cfg.settleMs));
+      await sleep(cfg.settleMs);
     }
     const l = await once(r, cfg.latencyMs, cfg.rate);
     return { p50: l.p50, p99: l.p99, pacedReach: l.reach };
