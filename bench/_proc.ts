@@ -154,7 +154,14 @@ export class Server {
   /** A `/ctl/*` request answered with JSON. */
   async ctl(path: string): Promise<Record<string, unknown>> {
     const res = await fetch(`http://127.0.0.1:${this.port}${path}`);
-    return await res.json();
+    const text = await res.text();
+    try {
+      return JSON.parse(text);
+    } catch {
+      // A handler that threw answers with the runtime's error page: say whose, and what it said.
+      const said = [text.slice(0, 300).replace(/\s+/g, " "), ...this.#log.slice(-5)].join(" | ");
+      throw new Error(`${path}: expected JSON, got HTTP ${res.status}: ${said}`);
+    }
   }
 
   cpu(): number {

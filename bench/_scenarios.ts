@@ -585,6 +585,9 @@ export async function stall(
           peakMiB: server.hwmKiB() / 1024,
         });
         await worker.request({ op: "close", group });
+      } catch (error) {
+        // Which server failed, in the run's log.
+        throw new Error(`${t.id}, repetition ${rep + 1}: ${error instanceof Error ? error.message : error}`);
       } finally {
         await server.stop();
       }

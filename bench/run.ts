@@ -141,8 +141,11 @@ const PLAN = full
       parallel: 32,
     },
     stall: {
+      // With Bun's publish() server, the ceiling of a native fan-out, and ours with its send loop.
       ids: [
         ...CORE_MEM,
+        "bun-publish",
+        "bun-steady-loop",
         "bun-hono",
         "bun-crossws",
         "deno-hono",

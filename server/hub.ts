@@ -6,7 +6,6 @@
 
 import type { BroadcastResult, Connection, Hub, SocketLike } from "./types.ts";
 import { type ServerConnection, State, Write } from "./connection.ts";
-import { payloadBound } from "./limits.ts";
 import { MemberList, type Places } from "./_member_list.ts";
 
 /**
@@ -40,7 +39,7 @@ export type Except<T> = Connection<T> | Iterable<Connection<T>>;
  *   owns: () => false,
  *   subscribe: () => false,
  *   unsubscribe() {},
- *   accepts: () => false,
+ *   admit: () => -1,
  *   publish() {},
  * };
  * ```
@@ -53,10 +52,15 @@ export interface NativeFanout {
   /** Unsubscribes; never throws (the socket may be closed already). */
   unsubscribe(socket: SocketLike, topic: string): void;
   /**
-   * Whether a publish of this message can be exact now (size and what was
-   * published since the runtime last wrote its queues); reserves it if so.
+   * Whether a publish of this message can be exact now (its size and what
+   * was published since the runtime last wrote its queues), reserving it if
+   * so: the payload's bytes as each target's budget counts them (its UTF-8
+   * length, or for a short text an upper bound of it), or -1 when it cannot.
+   * A broadcast of a long text is then counted at what it writes, not at
+   * 3 bytes per code unit, so the share a check reserves covers three times
+   * as many broadcasts of it.
    */
-  accepts(message: string | Uint8Array | ArrayBuffer): boolean;
+  admit(message: string | Uint8Array | ArrayBuffer): number;
   /** Publishes to every subscriber of the topic, except `from` when given (publishing from that socket). */
   publish(topic: string, message: string | Uint8Array | ArrayBuffer, from?: SocketLike): void;
 }
@@ -291,10 +295,13 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1) {
       const topic = members.topic ??
         this.#subscribe(fanout, members, room === undefined ? EVERYONE : "#" + room);
-      if (topic !== undefined && fanout.accepts(message)) {
+      // Admitted only with a topic: admitting reserves the message in the turn's allowance.
+      const bytes = topic === undefined ? -1 : fanout.admit(message);
+      if (topic !== undefined && bytes >= 0) {
         return this.#publish(
           fanout,
           message,
+          bytes,
           topic,
           members,
           list,
@@ -352,7 +359,7 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
    * the bound: closed with 1013, and both unsubscribed before the publish, so
    * they are not written to), then one publish writes to the rest. The
    * adapter sets the runtime's own limit above the bound by what
-   * `accepts` lets through, so the runtime drops no frame of a checked
+   * `admit` lets through, so the runtime drops no frame of a checked
    * target and `delivered` is exact.
    *
    * A check that finds every member fine also reserves a share of each
@@ -366,12 +373,12 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
   #publish(
     fanout: NativeFanout,
     message: string | Uint8Array | ArrayBuffer,
+    bytes: number,
     topic: string,
     members: MemberList<ServerConnection<T>>,
     list: readonly ServerConnection<T>[],
     skip: ServerConnection<T> | undefined,
   ): BroadcastResult {
-    const bytes = payloadBound(message);
     if (members.unchecked >= bytes) {
       members.unchecked -= bytes;
       let delivered = list.length;

@@ -25,7 +25,7 @@
  *   per target, where reading both from Bun made it 7–9.
  *
  * So the hub's check of a subscriber's buffered bytes can miss what was
- * published to it since the last write-out. `accepts` bounds that: at most
+ * published to it since the last write-out. `admit` bounds that: at most
  * `budget` bytes are published between two timer turns, and the adapter sets
  * `backpressureLimit` to the endpoint's bound plus `budget`; a subscriber
  * found at or under the bound then has room for everything queued for it,
@@ -103,24 +103,27 @@ export function bunFanout(server: BunPublisher, budget: number): NativeFanout {
         // closed: Bun has unsubscribed it already
       }
     },
-    accepts(message) {
-      let size: number;
-      if (typeof message !== "string") size = FRAME_HEADER + message.byteLength;
+    admit(message) {
+      let payload: number;
+      if (typeof message !== "string") payload = message.byteLength;
       else {
         // A short text is counted at its bound (3 bytes per code unit): no
         // call at all, where Buffer.byteLength was a third of the check's
         // cost for a 20-byte broadcast. It can only make the budget stricter;
         // counted exactly is what would not fit at the bound.
-        size = FRAME_HEADER + message.length * 3;
-        if (message.length > SHORT_TEXT || queued + size > budget) size = FRAME_HEADER + textBytes(message);
+        payload = message.length * 3;
+        if (message.length > SHORT_TEXT || queued + FRAME_HEADER + payload > budget) {
+          payload = textBytes(message);
+        }
       }
-      if (queued + size > budget) return false;
+      const size = FRAME_HEADER + payload;
+      if (queued + size > budget) return -1;
       queued += size;
       if (!armed) {
         armed = true;
         setTimeout(reset, 0);
       }
-      return true;
+      return payload;
     },
     publish(topic, message, from) {
       const data = message as string | ArrayBuffer | Uint8Array<ArrayBuffer>;

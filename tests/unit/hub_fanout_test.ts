@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
 import { createEndpoint } from "../../server/mod.ts";
 import type { CloseInfo, SocketLike } from "../../server/types.ts";
+import { payloadBound } from "../../server/limits.ts";
 import type { ConnectionHub, NativeFanout } from "../../server/hub.ts";
 import { FakeSocket, ManualClock, MemoryLogger, openFake } from "./_fake_socket.ts";
 
@@ -34,8 +35,10 @@ class FakeFanout implements NativeFanout {
   unsubscribe(socket: SocketLike, topic: string): void {
     this.topics.get(socket)?.delete(topic);
   }
-  accepts(): boolean {
-    return this.accept;
+  /** How admitted messages are counted: at their bound unless a test says otherwise. */
+  count: (message: string | Uint8Array | ArrayBuffer) => number = payloadBound;
+  admit(message: string | Uint8Array | ArrayBuffer): number {
+    return this.accept ? this.count(message) : -1;
   }
   publish(topic: string, message: string | Uint8Array | ArrayBuffer, from?: SocketLike): void {
     this.publishes.push({ topic, from });
@@ -241,6 +244,28 @@ test("native fan-out: a check that finds every member fine lets the next broadca
   assert.equal(fanout.publishes.length, 23);
   assert.equal(a.socket.sent.length, 23);
   assert.equal(ep.stats().messagesOut, 46);
+});
+
+test("native fan-out: the reserve is spent by the bytes the fan-out admits, so an exact count lasts longer", async () => {
+  // 16 ASCII code units: 48 bytes at their bound, 16 exactly; the reserve is 64 bytes.
+  const text = "m".repeat(16);
+  for (const [count, unchecked] of [[payloadBound, 1], [(m: string) => m.length, 4]] as const) {
+    const { ep, fanout } = setup(1024);
+    fanout.count = count as (message: string | Uint8Array | ArrayBuffer) => number;
+    const [a] = [await openFake(ep), await openFake(ep)];
+    const reads = countReads(a.socket);
+    ep.hub.broadcast(text);
+    const checked = reads.reads;
+    for (let i = 0; i < unchecked; i++) ep.hub.broadcast(text);
+    assert.equal(
+      reads.reads,
+      checked,
+      `expected ${unchecked} broadcasts unchecked counting ${count(text)} bytes`,
+    );
+    ep.hub.broadcast(text);
+    assert.ok(reads.reads > checked, `expected a check after ${unchecked}`);
+    assert.equal(a.socket.sent.length, unchecked + 2);
+  }
 });
 
 test("native fan-out: a bound of 8 GiB reserves its sixteenth too", async () => {
