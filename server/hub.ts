@@ -295,18 +295,20 @@ export class ConnectionHub<T = unknown> implements Hub<T> {
     if (fanout !== undefined && skipMany === undefined && this.#unsubscribed === 0 && list.length > 1) {
       const topic = members.topic ??
         this.#subscribe(fanout, members, room === undefined ? EVERYONE : "#" + room);
-      // Admitted only with a topic: admitting reserves the message in the turn's allowance.
-      const bytes = topic === undefined ? -1 : fanout.admit(message);
-      if (topic !== undefined && bytes >= 0) {
-        return this.#publish(
-          fanout,
-          message,
-          bytes,
-          topic,
-          members,
-          list,
-          skipOne as ServerConnection<T> | undefined,
-        );
+      // Only with a topic: admitting reserves the message in the turn's allowance.
+      if (topic !== undefined) {
+        const bytes = fanout.admit(message);
+        if (bytes >= 0) {
+          return this.#publish(
+            fanout,
+            message,
+            bytes,
+            topic,
+            members,
+            list,
+            skipOne as ServerConnection<T> | undefined,
+          );
+        }
       }
     }
     let delivered = 0;
