@@ -188,6 +188,11 @@ function placeRatios(F: Any[] | undefined, rt: string): Entry[] {
   });
 }
 
+/** A count of connections, whole unless it is a mean over several windows (ours's, in a bracketed scenario). */
+function count(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(1);
+}
+
 /** The range of a field over the repetitions, as `min–max`. */
 function spread(c: Any, id: string, key: string): string {
   const v = ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key]).filter(
@@ -374,9 +379,13 @@ function bracketNote(r: Any): string {
   }
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
   const geometric = geometricTails(r);
-  return ` In ${
-    r.churn?.bracket ? "fan-out, echo and churn" : "fan-out and echo"
-  } each of the other targets ` +
+  const scenarios = [
+    "fan-out",
+    "echo",
+    ...(r.churn?.bracket ? ["churn"] : []),
+    ...(r.stall?.bracket ? ["stalled peers"] : []),
+  ];
+  return ` In ${scenarios.slice(0, -1).join(", ")} and ${scenarios.at(-1)} each of the other targets ` +
     "runs between two windows of ours on its runtime " +
     "(Node's servers: ours on Deno), and ours ÷ that target is taken against the mean of those two " +
     "(bench/_bracket.ts): the machine's slow phases last seconds, a repetition of every target tens of " +
@@ -448,7 +457,7 @@ export function writeReport(r: Any): string {
     "",
     `Written by \`deno task bench${r.mode === "full" ? " --full" : ""}\` (${r.mode} mode) on ${when}; ` +
       `the run took ${Math.round(r.durationS)} s. Every figure below comes from this one run. ` +
-      `Raw numbers: \`bench/results/last_run.json\`.`,
+      `Raw numbers: \`${r.rawPath ?? "bench/results/last_run.json"}\`.`,
     "",
   );
   if (r.errors?.length) {
@@ -1191,7 +1200,12 @@ export function writeReport(r: Any): string {
     out.push(
       `${st.clients} clients, ${st.stalled} of which complete the upgrade and then never read (raw TCP, paused). ` +
         `The server broadcasts ${st.bytes} B frames for ${st.ms} ms, pacing itself on the live readers only. ` +
-        "Stalled closed = connections the server closed during the run (steadysocket: 1013).",
+        "Stalled closed = connections the server closed during the run (steadysocket: 1013)." +
+        (st.bracket
+          ? " Each other target's window runs between two windows of ours on its runtime, and its ratios to " +
+            "ours (by live rate and by CPU per live frame) are against the mean of those two; ours's row is " +
+            "the mean of its windows in a repetition, so its counts can be fractional."
+          : ""),
       "",
     );
     out.push(
@@ -1217,8 +1231,8 @@ export function writeReport(r: Any): string {
             s.liveReach.toFixed(3),
             Number.isFinite(s.cpuUsPerMsg) ? s.cpuUsPerMsg.toFixed(3) : "—",
             base && Number.isFinite(s.cpuUsPerMsg) ? fx(rel(st, id, base, "cpuUsPerMsg")) : "—",
-            `${s.stalledClosed} / ${s.stalledConnected}`,
-            s.closed1013,
+            `${count(s.stalledClosed)} / ${count(s.stalledConnected)}`,
+            count(s.closed1013),
             s.rssGrowthMiB.toFixed(1),
             s.peakMiB.toFixed(0),
           ];

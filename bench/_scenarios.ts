@@ -521,7 +521,15 @@ export interface StallConfig {
   bytes: number;
   ms: number;
   reps: number;
+  /**
+   * Measure every other target between two windows of ours on its runtime (bench/_bracket.ts): a window's
+   * live rate varies by ±15 % from one window to the next, and a repetition of every target lasts minutes.
+   */
+  bracket?: boolean;
 }
+
+/** The stalled-peers fields bracketed with ours's windows: the live readers' rate and the server's CPU per frame. */
+const STALL_BRACKETED: readonly string[] = ["liveRate", "cpuUsPerMsg"];
 
 /** Stalled peers: some readers stop reading while the server keeps broadcasting. */
 export async function stall(
@@ -532,65 +540,71 @@ export async function stall(
 ): Promise<Samples> {
   const samples: Samples = Object.fromEntries(targets.map((t) => [t.id, []]));
   const live = cfg.clients - cfg.stalled;
+  /** One window: a fresh server, its live and stalled readers, one broadcast run. */
+  const measure = async (t: Target, rep: number): Promise<Sample> => {
+    const server = await start(t);
+    const group = `${t.id}:stall`;
+    try {
+      const res = await worker.request({
+        op: "connect",
+        group,
+        kind: t.kind,
+        urls: urls(t, server),
+        n: live,
+        parallel: 128,
+        lean: true,
+      });
+      const path = t.path + (t.path.includes("?") ? "&" : "?") + "stall=1";
+      const st = await worker.request({
+        op: "stall",
+        group,
+        host: "127.0.0.1",
+        port: server.port,
+        path,
+        n: cfg.stalled,
+      });
+      await worker.request({ op: "reset", group, every: 0 });
+      const rss0 = server.rssKiB();
+      const cpu0 = server.cpu();
+      const q = `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
+      const op = await server.ctl(q) as { broadcasts: number; start: number };
+      const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
+      const cpuSpent = server.cpu() - cpu0;
+      const stats = await server.ctl("/ctl/stats") as {
+        closedByCode?: Record<string, number>;
+        slowConsumers?: number;
+        sendsDropped?: number;
+      };
+      const sample: Sample = {
+        liveRate: s.received / ((s.last - op.start) / 1000),
+        liveReach: s.received / (op.broadcasts * res.ok),
+        // Server CPU per frame a live reader received (what was queued for the stalled ones included).
+        cpuUsPerMsg: (cpuSpent * 1e6) / s.received,
+        stalledConnected: st.ok,
+        stalledClosed: Object.values(stats.closedByCode ?? {}).reduce((a, b) => a + b, 0),
+        closed1013: stats.closedByCode?.["1013"] ?? 0,
+        slowConsumers: stats.slowConsumers ?? NaN,
+        sendsDropped: stats.sendsDropped ?? NaN,
+        liveClosed: s.closed,
+        rssGrowthMiB: (server.rssKiB() - rss0) / 1024,
+        peakMiB: server.hwmKiB() / 1024,
+      };
+      await worker.request({ op: "close", group });
+      return sample;
+    } catch (error) {
+      // Which server failed, in the run's log.
+      throw new Error(`${t.id}, repetition ${rep + 1}: ${error instanceof Error ? error.message : error}`);
+    } finally {
+      await server.stop();
+    }
+  };
+  const items = targets.map((target) => ({ target }));
   for (let rep = 0; rep < cfg.reps; rep++) {
-    for (const t of rotate(targets, rep)) {
-      const server = await start(t);
-      const group = `${t.id}:stall`;
-      try {
-        const res = await worker.request({
-          op: "connect",
-          group,
-          kind: t.kind,
-          urls: urls(t, server),
-          n: live,
-          parallel: 128,
-          lean: true,
-        });
-        const path = t.path + (t.path.includes("?") ? "&" : "?") + "stall=1";
-        const st = await worker.request({
-          op: "stall",
-          group,
-          host: "127.0.0.1",
-          port: server.port,
-          path,
-          n: cfg.stalled,
-        });
-        await worker.request({ op: "reset", group, every: 0 });
-        const rss0 = server.rssKiB();
-        const cpu0 = server.cpu();
-        const q = `/ctl/fanout?ms=${cfg.ms}&bytes=${cfg.bytes}&batch=1&limit=262144&rate=0`;
-        const op = await server.ctl(q) as { broadcasts: number; start: number };
-        const s = await waitDelivered(worker, group, op.broadcasts * res.ok);
-        const cpuSpent = server.cpu() - cpu0;
-        const stats = await server.ctl("/ctl/stats") as {
-          closedByCode?: Record<string, number>;
-          slowConsumers?: number;
-          sendsDropped?: number;
-        };
-        samples[t.id].push({
-          liveRate: s.received / ((s.last - op.start) / 1000),
-          liveReach: s.received / (op.broadcasts * res.ok),
-          // Server CPU per frame a live reader received (what was queued for the stalled ones included).
-          cpuUsPerMsg: (cpuSpent * 1e6) / s.received,
-          stalledConnected: st.ok,
-          stalledClosed: Object.values(stats.closedByCode ?? {}).reduce(
-            (a, b) => a + b,
-            0,
-          ),
-          closed1013: stats.closedByCode?.["1013"] ?? 0,
-          slowConsumers: stats.slowConsumers ?? NaN,
-          sendsDropped: stats.sendsDropped ?? NaN,
-          liveClosed: s.closed,
-          rssGrowthMiB: (server.rssKiB() - rss0) / 1024,
-          peakMiB: server.hwmKiB() / 1024,
-        });
-        await worker.request({ op: "close", group });
-      } catch (error) {
-        // Which server failed, in the run's log.
-        throw new Error(`${t.id}, repetition ${rep + 1}: ${error instanceof Error ? error.message : error}`);
-      } finally {
-        await server.stop();
-      }
+    if (cfg.bracket) {
+      const repSamples = await measureBracketed(items, rep, (x) => measure(x.target, rep), STALL_BRACKETED);
+      for (const [id, sample] of Object.entries(repSamples)) samples[id].push(sample);
+    } else {
+      for (const t of rotate(targets, rep)) samples[t.id].push(await measure(t, rep));
     }
   }
   return samples;

@@ -1,6 +1,7 @@
 // `deno task bench [--quick|--full] [--only=fanout,echo,...]`: runs every
 // scenario against steadysocket, the raw runtimes and the peers in one run,
-// and writes bench/RESULTS.md (and bench/results/last_run.json).
+// and writes bench/RESULTS.md and bench/results/last_run.json (a full run), or
+// bench/results/quick.md and quick.json (quick mode).
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
 import { ALL_IDS, type Target, TARGETS, withFixedYoungGeneration } from "./_targets.ts";
 import { churn, echo, fanout, idle, medians, type Running, type Samples, stall } from "./_scenarios.ts";
@@ -186,31 +187,31 @@ const PLAN = full
         clients: 32,
         bytes: 20,
         ids: ALL_IDS,
-        ms: 200,
+        ms: 150,
         rate: 500,
-        latencyMs: 200,
+        latencyMs: 150,
       },
       {
         clients: 1000,
         bytes: 1024,
         ids: CORE5,
-        ms: 250,
+        ms: 200,
         rate: 50,
-        latencyMs: 250,
+        latencyMs: 200,
       },
     ],
     echo: [
-      { conns: 1, ids: CORE5, ms: 200, reps: 3 },
-      { conns: 100, ids: ALL_IDS, ms: 200, reps: 3 },
+      { conns: 1, ids: CORE5, ms: 150, reps: 3 },
+      { conns: 100, ids: ALL_IDS, ms: 150, reps: 3 },
     ],
     idle: [{
       conns: 1000,
-      ids: IDLE_MEM.filter((id) => id !== "bun-steady-loop"),
+      ids: CORE_MEM,
       reps: 2,
-      settleMs: 300,
-      cpuMs: 400,
+      settleMs: 200,
+      cpuMs: 300,
     }],
-    churn: { ids: CORE_MEM, perCycle: 300, cycles: churnCycles, parallel: 32 },
+    churn: { ids: CORE_MEM, perCycle: 200, cycles: churnCycles, parallel: 32 },
     // One repetition here: a stalled reader is closed only once the kernel's
     // buffers (several MB) and then the 1 MiB bound are full, which takes seconds;
     // half the readers of the full run broadcast twice as fast and fill them sooner.
@@ -222,21 +223,24 @@ const PLAN = full
       ms: 3000,
       reps: 1,
     },
-    sameProcess: { sizes: [[1000, 20]], reps: 3, ms: 300 },
+    // 32 clients: connecting 4 × 1 000 in one Deno process takes seconds of a quick run's two minutes.
+    sameProcess: { sizes: [[32, 1024]], reps: 3, ms: 200 },
     sweep: { conns: 100_000, sweeps: 20 },
-    overhead: { conns: 10_000, ms: 100 },
+    overhead: { conns: 5_000, ms: 100 },
     client: {
       runtimes: ["bun"],
       messages: 60_000,
       rounds: 3,
-      restarts: 2,
+      // A restart waits out the clients' jittered backoff (seconds): one shows the reconnect path.
+      restarts: 1,
       partysocket: false,
     },
   };
 
 /**
- * Fan-out, echo and churn measure every target between two windows of ours (bench/_bracket.ts) in full mode, or
- * with `--bracket`: the machine's slow phases last seconds, and a repetition of a dozen targets tens of seconds.
+ * Fan-out, echo, churn and stalled peers measure every target between two windows of ours (bench/_bracket.ts) in
+ * full mode, or with `--bracket`: the machine's slow phases last seconds, and a repetition of a dozen targets tens
+ * of seconds (of the stalled peers', minutes).
  */
 const bracketed = full || Deno.args.includes("--bracket");
 const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
@@ -480,13 +484,8 @@ try {
   });
   await guarded("stall", async () => {
     const cfg = PLAN.stall;
-    const samples = await stall(
-      worker,
-      await usable(cfg.ids),
-      startTarget,
-      cfg,
-    );
-    results.stall = { ...cfg, med: medians(samples), samples };
+    const samples = await stall(worker, await usable(cfg.ids), startTarget, { ...cfg, bracket: bracketed });
+    results.stall = { ...cfg, bracket: bracketed, med: medians(samples), samples };
   });
 } finally {
   await worker.stop();
@@ -583,21 +582,15 @@ await guarded("bundle", async () => {
 });
 results.durationS = (Date.now() - started) / 1000;
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
-await Deno.writeTextFile(
-  `${ROOT}bench/results/${only ? "partial" : "last_run"}.json`,
-  JSON.stringify(results, null, 1),
-);
-if (!only) {
-  await Deno.writeTextFile(`${ROOT}bench/RESULTS.md`, writeReport(results));
-  // Formatted as the repository formats Markdown, so `deno fmt` leaves it as is. The configuration is named:
-  // for a path under bench/ (which has a package.json of its own) deno fmt would not find the project's.
-  await run(["deno", "fmt", "--quiet", "--config", "deno.json", "bench/RESULTS.md"]).catch(() => {});
-  log("wrote bench/RESULTS.md");
-} else {
-  await Deno.writeTextFile(
-    `${ROOT}bench/results/partial.md`,
-    writeReport(results),
-  );
-  log("partial run (--only): wrote bench/results/partial.md");
-}
+// Only a full run replaces RESULTS.md and last_run.json, which hold the full run the README quotes: a quick or
+// partial run writes its own report beside them.
+const outName = only ? "partial" : full ? "last_run" : "quick";
+results.rawPath = `bench/results/${outName}.json`;
+await Deno.writeTextFile(`${ROOT}${results.rawPath}`, JSON.stringify(results, null, 1));
+const mdPath = full && !only ? "bench/RESULTS.md" : `bench/results/${outName}.md`;
+await Deno.writeTextFile(`${ROOT}${mdPath}`, writeReport(results));
+// Formatted as the repository formats Markdown, so `deno fmt` leaves it as is. The configuration is named:
+// for a path under bench/ (which has a package.json of its own) deno fmt would not find the project's.
+await run(["deno", "fmt", "--quiet", "--config", "deno.json", mdPath]).catch(() => {});
+log(`${only ? "partial run (--only)" : full ? "full run" : "quick run"}: wrote ${mdPath}`);
 log(`total ${results.durationS.toFixed(0)} s`);
