@@ -21,13 +21,6 @@ const churnCycles = Number(
   Deno.args.find((a) => a.startsWith("--churn-cycles="))?.slice(15) ?? 5,
 );
 
-const CORE5 = [
-  "bun-loop",
-  "bun-publish",
-  "bun-steady",
-  "deno-raw",
-  "deno-steady",
-];
 const CORE_MEM = ["bun-loop", "bun-steady", "deno-raw", "deno-steady"];
 /** Idle memory also against Bun's publish() server: its sockets hold a topic subscription, as ours do. */
 const IDLE_MEM = [
@@ -195,13 +188,14 @@ const PLAN = full
       },
     ],
     echo: [
-      { conns: 1, ids: CORE5, ms: 150, reps: 3 },
+      { conns: 1, ids: CORE_MEM, ms: 150, reps: 3 },
       { conns: 100, ids: ALL_IDS, ms: 150, reps: 3 },
     ],
     idle: [{
       conns: 1000,
       ids: CORE_MEM,
-      reps: 2,
+      // One window each: RSS per connection varies by a few percent between windows, the two minutes do not allow more.
+      reps: 1,
       settleMs: 200,
       cpuMs: 300,
     }],
@@ -214,7 +208,7 @@ const PLAN = full
       clients: 500,
       stalled: 50,
       bytes: 16384,
-      ms: 3000,
+      ms: 2500,
       reps: 1,
     },
     // 32 clients: connecting 4 × 1 000 in one Deno process takes seconds of a quick run's two minutes.
@@ -363,20 +357,31 @@ Deno.env.set(
 );
 // The project's own dependencies, as `npm install` sets them up (partysocket and esbuild for the client and
 // bundle scenarios; Deno and Bun in tools/, by its postinstall), when a fresh clone runs the benchmark first.
-try {
-  await Deno.stat(`${ROOT}node_modules/partysocket`);
-  await Deno.stat(`${ROOT}node_modules/.bin/esbuild`);
-  await Deno.stat(`${ROOT}tools/node_modules/.bin/bun`);
-} catch {
-  log("installing the project's dependencies (npm ci)…");
-  await run(["npm", "ci", "--no-audit", "--no-fund"]);
+/** Whether every path exists. */
+async function present(...paths: string[]): Promise<boolean> {
+  try {
+    for (const p of paths) await Deno.stat(`${ROOT}${p}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
-try {
-  await Deno.stat(`${ROOT}bench/node_modules/socket.io`);
-} catch {
-  log("installing the peers into bench/node_modules (npm ci)…");
-  await run(["npm", "ci", "--prefix", "bench", "--no-audit", "--no-fund"]);
-}
+// The two installs write to different directories: side by side, they cost a fresh clone's first run one wait.
+await Promise.all([
+  (async () => {
+    if (
+      await present("node_modules/partysocket", "node_modules/.bin/esbuild", "tools/node_modules/.bin/bun")
+    ) return;
+    log("installing the project's dependencies (npm ci)…");
+    await run(["npm", "ci", "--no-audit", "--no-fund"]);
+  })(),
+  (async () => {
+    if (await present("bench/node_modules/socket.io")) return;
+    log("installing the peers into bench/node_modules (npm ci)…");
+    await run(["npm", "ci", "--prefix", "bench", "--no-audit", "--no-fund"]);
+  })(),
+]);
+log("dependencies present");
 
 await machine();
 // How the report reads ours's latency windows: bench/_bracket.ts combines them by their geometric mean.
