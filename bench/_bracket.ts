@@ -79,6 +79,11 @@ export function beforeField(key: string): string {
   return prefixedRef("before", key);
 }
 
+/** The field that holds the value of `key` of the reference's window right after the target's. */
+export function afterField(key: string): string {
+  return prefixedRef("after", key);
+}
+
 /**
  * The windows of repetition `rep`: for each reference present (see
  * {@linkcode referenceOf}), a window of it, then each of its targets followed
@@ -145,8 +150,8 @@ export async function measureBracketed<T extends HasTarget>(
  * {@linkcode BRACKETED_FIELDS}) that the windows measured, that mean of the
  * reference's windows right before and right after it (as `refRate`,
  * `refCpuUsPerMsg`), the reference's window farthest from it
- * (`farRefRate`, `farRefCpuUsPerMsg`) and, where there are both, its window
- * right before (`beforeRefRate`, `beforeRefCpuUsPerMsg`).
+ * (`farRefRate`, `farRefCpuUsPerMsg`) and, where there are both, its windows
+ * right before and right after (`beforeRefRate`, `afterRefRate`, ...).
  *
  * @example
  * ```ts
@@ -186,9 +191,11 @@ export function assembleBracketed(
         if (![w, ...around, far].every((x) => Number.isFinite(x.sample[key]))) continue;
         sample[refField(key)] = meanOf(key, around.map((x) => x.sample[key]));
         sample[farField(key)] = far.sample[key];
-        // The window before on its own (the one after follows from the mean), to show whether a window's
-        // place in the repetition moves it.
-        if (before !== undefined && after !== undefined) sample[beforeField(key)] = before.sample[key];
+        // Each of the two windows on its own, to show whether a window's place in the repetition moves it.
+        if (before !== undefined && after !== undefined) {
+          sample[beforeField(key)] = before.sample[key];
+          sample[afterField(key)] = after.sample[key];
+        }
       }
     }
     out[w.id] = sample;

@@ -1,7 +1,7 @@
 // Renders a run's results as bench/RESULTS.md.
 import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
 import { OURS, RAW, referenceOf, TARGETS } from "./_targets.ts";
-import { refField } from "./_bracket.ts";
+import { farField, refField } from "./_bracket.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -182,8 +182,10 @@ function placeRatios(F: Any[] | undefined, rt: string): Entry[] {
   return (F ?? []).flatMap((c: Any): Entry[] => {
     const list = ((c.samples?.[RAW[rt]] ?? []) as Any[]).filter((x) => Number.isFinite(x.beforeRefP99));
     if (!list.length) return [];
-    // The bracket is the geometric mean of the two windows, so the one after is ref² ÷ before.
-    const v = median(list.map((x) => x.beforeRefP99 ** 2 / x.refP99 ** 2));
+    // Runs that kept only the window before: the bracket was the geometric mean of the two, so the one after
+    // is ref² ÷ before.
+    const after = (x: Any) => Number.isFinite(x.afterRefP99) ? x.afterRefP99 : x.refP99 ** 2 / x.beforeRefP99;
+    const v = median(list.map((x) => x.beforeRefP99 / after(x)));
     return [[`fan-out ${fanName(c)}`, v]];
   });
 }
@@ -358,34 +360,35 @@ function relSpread(values: number[]): number {
  * The Method's sentence on bracketed repetitions (bench/_bracket.ts), with what they gained in this run:
  * the spread of the per-repetition ratios against the two windows of ours around each target, and against
  * ours's window farthest from it in the same repetition (as when every target ran once per repetition).
+ * `tails`: whether the run bracketed a latency too ({@linkcode tailBracketed}).
  */
-function bracketNote(r: Any): string {
+function bracketNote(r: Any, tails: boolean): string {
   if (!r.plan?.bracketed) return "";
   const near: number[] = [];
   const far: number[] = [];
-  for (
-    const c of [
-      ...(r.fanout ?? []),
-      ...(r.echo ?? []),
-      ...[r.churn, r.churnFixedYoung].filter((c) => c?.bracket),
-    ]
-  ) {
+  const scenarios: [Any, string][] = [
+    ...[...(r.fanout ?? []), ...(r.echo ?? [])].map((c): [Any, string] => [c, "rate"]),
+    ...[r.churn, r.churnFixedYoung].filter((c) => c?.bracket).map((c): [Any, string] => [c, "rate"]),
+    ...(r.stall?.bracket ? [[r.stall, "liveRate"] as [Any, string]] : []),
+  ];
+  for (const [c, key] of scenarios) {
+    const ref = refField(key);
     for (const [id, list] of Object.entries(c.samples ?? {}) as [string, Any[]][]) {
-      const ref = referenceOf(id);
-      if (!ref || !list.every((x) => Number.isFinite(x.refRate))) continue;
-      near.push(relSpread(pairedRatios(c, ref, id, "rate")!));
-      far.push(relSpread(list.map((x) => x.farRefRate / x.rate)));
+      const reference = referenceOf(id);
+      if (!reference || !list.every((x) => Number.isFinite(x[ref]))) continue;
+      near.push(relSpread(pairedRatios(c, reference, id, key)!));
+      far.push(relSpread(list.map((x) => x[farField(key)] / x[key])));
     }
   }
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
   const geometric = geometricTails(r);
-  const scenarios = [
+  const names = [
     "fan-out",
     "echo",
     ...(r.churn?.bracket ? ["churn"] : []),
     ...(r.stall?.bracket ? ["stalled peers"] : []),
   ];
-  return ` In ${scenarios.slice(0, -1).join(", ")} and ${scenarios.at(-1)} each of the other targets ` +
+  return ` In ${names.slice(0, -1).join(", ")} and ${names.at(-1)} each of the other targets ` +
     "runs between two windows of ours on its runtime " +
     "(Node's servers: ours on Deno), and ours ÷ that target is taken against the mean of those two " +
     "(bench/_bracket.ts): the machine's slow phases last seconds, a repetition of every target tens of " +
@@ -395,7 +398,7 @@ function bracketNote(r: Any): string {
         `${pct(median(near))} (median absolute deviation ÷ median) against the two windows around each ` +
         `target, and by ${pct(median(far))} against ours's window farthest from it in the same repetition.`
       : "") +
-    (tailBracketed(r)
+    (tails
       ? " The paced latency windows of fan-out bracket each raw baseline the same way (ours, raw, ours on " +
         "each runtime; the other targets' paced windows run once each), and echo's windows measure latency " +
         "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against " +
@@ -452,12 +455,18 @@ function tailBracketed(r: Any): boolean {
 export function writeReport(r: Any): string {
   const out: string[] = [];
   const when = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  const tails = tailBracketed(r);
   out.push(
     "# Benchmark results",
     "",
     `Written by \`deno task bench${r.mode === "full" ? " --full" : ""}\` (${r.mode} mode) on ${when}; ` +
       `the run took ${Math.round(r.durationS)} s. Every figure below comes from this one run. ` +
-      `Raw numbers: \`${r.rawPath ?? "bench/results/last_run.json"}\`.`,
+      `Raw numbers: \`${r.rawPath ?? "bench/results/last_run.json"}\`.` +
+      (r.mode === "full"
+        ? ""
+        : " Quick mode checks that every scenario runs: its windows last a tenth of a full run's and most " +
+          "figures come from one to three repetitions without brackets, so its ratios spread several times " +
+          "as far. The targets are judged on a full run (`deno task bench --full`, bench/RESULTS.md)."),
     "",
   );
   if (r.errors?.length) {
@@ -506,8 +515,8 @@ export function writeReport(r: Any): string {
       "drifts of the machine hit every target alike. A throughput ratio is the median of the per-repetition " +
       "ratios; a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
       "mostly its own noise, which pairing two windows tens of seconds apart would only multiply)" +
-      (tailBracketed(r) ? ", except where the run brackets it (below)." : ".") +
-      bracketNote(r),
+      (tails ? ", except where the run brackets it (below)." : ".") +
+      bracketNote(r, tails),
     "- Ratios are against a baseline in the same run: raw `Bun.serve` with a JS `send()` loop (and its " +
       "`publish()` as the ceiling) for Bun, raw `Deno.serve` with its default `idleTimeout` (and with " +
       "`idleTimeout: 0`) for Deno. Peers: Hono's WebSocket helper and crossws on both runtimes, `ws` and " +

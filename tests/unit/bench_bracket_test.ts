@@ -51,6 +51,8 @@ test("assembleBracketed: a target carries the mean of its reference's windows ar
   assert.equal(rep["deno-raw"].farRefRate, 60);
   assert.equal(rep["deno-raw"].beforeRefRate, 100);
   assert.equal(rep["deno-hono"].beforeRefRate, 80);
+  assert.equal(rep["deno-raw"].afterRefRate, 80);
+  assert.equal(rep["deno-hono"].afterRefRate, 60);
   // Ours: the mean of its three windows, field by field.
   assert.equal(rep["deno-steady"].rate, 80);
   assert.ok(Math.abs(rep["deno-steady"].cpu - 0.99) < 1e-12);
@@ -75,6 +77,7 @@ test("assembleBracketed: latency fields are kept only where the windows measured
   assert.ok(Math.abs(rep["bun-steady"].p99 - Math.sqrt(0.4 * 0.5)) < 1e-12);
   // The window right before is kept on its own, to tell a window's place from the target.
   assert.equal(rep["bun-loop"].beforeRefP99, 0.4);
+  assert.equal(rep["bun-loop"].afterRefP99, 0.5);
   // Neither window measured a rate: no refRate rather than a NaN that JSON would write as null.
   assert.equal("refRate" in rep["bun-loop"], false);
   // A repetition without the paced phase: empty windows, nothing invented.
