@@ -454,7 +454,8 @@ function tailBracketed(r: Any): boolean {
 
 export function writeReport(r: Any): string {
   const out: string[] = [];
-  const when = new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  // A report re-rendered from a run's JSON keeps the run's date (older runs did not record one).
+  const when = (r.writtenAt ?? new Date().toISOString()).replace("T", " ").slice(0, 16) + " UTC";
   const tails = tailBracketed(r);
   out.push(
     "# Benchmark results",

@@ -585,6 +585,7 @@ await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 // partial run writes its own report beside them.
 const outName = only ? "partial" : full ? "last_run" : "quick";
 results.rawPath = `bench/results/${outName}.json`;
+results.writtenAt = new Date().toISOString();
 await Deno.writeTextFile(`${ROOT}${results.rawPath}`, JSON.stringify(results, null, 1));
 const mdPath = full && !only ? "bench/RESULTS.md" : `bench/results/${outName}.md`;
 await Deno.writeTextFile(`${ROOT}${mdPath}`, writeReport(results));
