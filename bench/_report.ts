@@ -281,11 +281,15 @@ function sameDenoPath(F: Any[] | undefined): string | undefined {
     `${range(same)} over the ${same.length} fan-out scenarios`;
 }
 
+/** The lowest and highest of some values, as `a–b`, or one figure when both read the same. */
+function span(v: number[], digits: number): string {
+  const [lo, hi] = [Math.min(...v).toFixed(digits), Math.max(...v).toFixed(digits)];
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
+
 /** The lowest and highest value of some entries, as `a–b×`. */
 function range(list: Entry[]): string {
-  const v = list.map(([, x]) => x);
-  const [lo, hi] = [Math.min(...v).toFixed(2), Math.max(...v).toFixed(2)];
-  return lo === hi ? `${lo}×` : `${lo}–${hi}×`;
+  return `${span(list.map(([, x]) => x), 2)}×`;
 }
 
 /**
@@ -304,10 +308,8 @@ function clockNote(F: Any[] | undefined): string {
   if (offsets.length === 0) return base;
   const off = offsets.filter((v) => v !== 0);
   if (off.length === 0) return `${base} In this run no server's clock was off.`;
-  const lo = Math.min(...off.map(Math.abs)).toFixed(1);
-  const hi = Math.max(...off.map(Math.abs)).toFixed(1);
   return `${base} In this run ${off.length} of ${offsets.length} fan-out windows had a server whose clock was ` +
-    `off by ${lo}–${hi} ms, corrected.`;
+    `off by ${span(off.map(Math.abs), 1)} ms, corrected.`;
 }
 
 /** One churn run as a table: rate, CPU per connection, drift and the RSS series per server. */
