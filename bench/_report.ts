@@ -2,6 +2,7 @@
 import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
 import { OURS, RAW, referenceOf, TARGETS } from "./_targets.ts";
 import { farField, refField } from "./_bracket.ts";
+import { merged, quantileOf, type TailHistogram } from "./_tail_histogram.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -152,8 +153,66 @@ function bracketedRatios(c: Any, a: string, b: string, key: string): number[] | 
  * them would only multiply two noises.
  */
 function relTail(c: Any, a: string, b: string, key: string): number {
+  if (hasPooled(c, a, b, key)) return ratio(pooledTail(c, a, key), pooledTail(c, b, key));
+  return perRepTail(c, a, b, key);
+}
+
+/** {@linkcode relTail} as the runs before pooled histograms read it: from each window's own percentile. */
+function perRepTail(c: Any, a: string, b: string, key: string): number {
   const bracketed = bracketedRatios(c, a, b, key);
   return bracketed ? median(bracketed) : ratio(c?.med?.[a]?.[key], c?.med?.[b]?.[key]);
+}
+
+/** The quantile a latency field names (`p99`: 0.99), NaN for any other field. */
+function quantileFor(key: string): number {
+  const m = /^p(\d+)$/.exec(key);
+  return m ? Number(m[1]) / 100 : NaN;
+}
+
+/** A target's latency windows in a scenario (bench/_tail_histogram.ts), by repetition. */
+function tailsByRep(c: Any, id: string): Map<number, TailHistogram> {
+  const byRep = new Map<number, TailHistogram[]>();
+  for (const w of (c?.tails?.[id] ?? []) as Any[]) {
+    const list = byRep.get(w.rep) ?? [];
+    list.push(w.histogram);
+    byRep.set(w.rep, list);
+  }
+  return new Map([...byRep].map(([rep, list]) => [rep, merged(list)]));
+}
+
+/** Whether the run kept both targets' latency histograms, so the report pools their windows. */
+function hasPooled(c: Any, a: string, b: string, key: string): boolean {
+  return Number.isFinite(quantileFor(key)) && [a, b].every((id) => (c?.tails?.[id] ?? []).length > 0);
+}
+
+/**
+ * A target's latency percentile over every delivery of its measured windows in the scenario, pooled
+ * (bench/_tail_histogram.ts says why); NaN where the run kept no histograms.
+ */
+function pooledTail(c: Any, id: string, key: string): number {
+  const windows = (c?.tails?.[id] ?? []) as Any[];
+  return windows.length ? quantileOf(merged(windows.map((w) => w.histogram)), quantileFor(key)) : NaN;
+}
+
+/** A target's latency percentile for a table: pooled where the run kept histograms, else the median window's. */
+function tailOf(c: Any, id: string, key: string): number {
+  const pooled = pooledTail(c, id, key);
+  return Number.isFinite(pooled) ? pooled : c?.med?.[id]?.[key];
+}
+
+/**
+ * The 90 % bootstrap interval of a pooled ratio: whole repetitions drawn with replacement, the same ones
+ * for both targets, since their windows in a repetition ran seconds apart.
+ */
+function pooledInterval(c: Any, a: string, b: string, key: string): [number, number] {
+  const [ha, hb] = [tailsByRep(c, a), tailsByRep(c, b)];
+  const reps = [...ha.keys()].filter((rep) => hb.has(rep));
+  const q = quantileFor(key);
+  return bootstrapInterval([reps], ([draw]) =>
+    ratio(
+      quantileOf(merged(draw.map((rep) => ha.get(rep)!)), q),
+      quantileOf(merged(draw.map((rep) => hb.get(rep)!)), q),
+    ));
 }
 
 /** The 90 % bootstrap interval of {@linkcode rel}: of the median of the paired ratios, else of the ratio of medians. */
@@ -167,6 +226,7 @@ function relInterval(c: Any, a: string, b: string, key: string): [number, number
  * server's repetitions resampled on their own.
  */
 function relTailInterval(c: Any, a: string, b: string, key: string): [number, number] {
+  if (hasPooled(c, a, b, key)) return pooledInterval(c, a, b, key);
   const bracketed = bracketedRatios(c, a, b, key);
   if (bracketed) return bootstrapInterval([bracketed], ([r]) => median(r));
   const values = (id: string) => ((c?.samples?.[id] ?? []) as Any[]).map((x) => x[key] as number);
@@ -400,7 +460,12 @@ function bracketNote(r: Any, tails: boolean): string {
         `${pct(median(near))} (median absolute deviation ÷ median) against the two windows around each ` +
         `target, and by ${pct(median(far))} against ours's window farthest from it in the same repetition.`
       : "") +
-    (tails
+    (tails && pooledRun(r)
+      ? " The paced latency windows of fan-out bracket each raw baseline the same way (ours, raw, ours on " +
+        "each runtime; the other targets' paced windows run once each), and echo's windows measure latency " +
+        "too, so that ours's pooled deliveries come from the same stretches of the run as the raw baseline's."
+      : "") +
+    (tails && !pooledRun(r)
       ? " The paced latency windows of fan-out bracket each raw baseline the same way (ours, raw, ours on " +
         "each runtime; the other targets' paced windows run once each), and echo's windows measure latency " +
         "too: there ours ÷ raw for p50 and p99 is the median of the per-repetition ratios against " +
@@ -445,6 +510,11 @@ function settleNote(F: Any[] | undefined): string {
   return ` The load generator's heap is collected too, and the window opens after ${ms} ms with nothing ` +
     "running, so that the process of the window before (a saturating one, or another runtime's) has finished " +
     "what it does on going idle on the server core.";
+}
+
+/** Whether the run kept every latency window's histogram (bench/_tail_histogram.ts), which the report pools. */
+function pooledRun(r: Any): boolean {
+  return [...(r.fanout ?? []), ...(r.echo ?? [])].some((c: Any) => Object.keys(c.tails ?? {}).length > 0);
 }
 
 /** Whether the run bracketed the latency of a raw baseline with ours's (runs before it did not). */
@@ -516,9 +586,18 @@ export function writeReport(r: Any): string {
     }; the other scenarios say their own) after a warm-up; within a repetition ` +
       "the targets run one after another and the order rotates (and reverses) between repetitions, so slow " +
       "drifts of the machine hit every target alike. A throughput ratio is the median of the per-repetition " +
-      "ratios; a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
-      "mostly its own noise, which pairing two windows tens of seconds apart would only multiply)" +
-      (tails ? ", except where the run brackets it (below)." : ".") +
+      "ratios; " +
+      (pooledRun(r)
+        ? "a latency percentile is read over every delivery of a target's measured windows in the scenario, " +
+          "pooled (each window's samples kept as a histogram of 1.1 % bins, bench/_tail_histogram.ts), and a " +
+          "latency ratio is the ratio of two such percentiles, its interval drawn from whole repetitions: the " +
+          "p99 of one short paced window is set by the one or two broadcasts that a collection or a scheduling " +
+          "hiccup delayed (at 1 000 clients one broadcast is 1.7 % of a window's samples), so per-window ratios " +
+          "spread by tens of percent between windows of the same code, while the pooled p99 averages those " +
+          "hiccups over hundreds of broadcasts and is the tail a user sees."
+        : "a latency percentile's ratio is the ratio of the medians (a p99 is the tail of one short window, " +
+          "mostly its own noise, which pairing two windows tens of seconds apart would only multiply)" +
+          (tails ? ", except where the run brackets it (below)." : ".")) +
       bracketNote(r, tails),
     "- Ratios are against a baseline in the same run: raw `Bun.serve` with a JS `send()` loop (and its " +
       "`publish()` as the ceiling) for Bun, raw `Deno.serve` with its default `idleTimeout` (and with " +
@@ -638,6 +717,14 @@ export function writeReport(r: Any): string {
       return `at most ${v.toFixed(2)}× (${where})`;
     };
     const notes: string[] = [];
+    // The same windows read one at a time, as the runs before pooling did: how much of a miss is one window's
+    // own tail.
+    const perRep = [...F ?? [], ...E ?? []].filter((c) => hasPooled(c, OURS[rt], RAW[rt], "p99"));
+    if (perRep.length) {
+      const name = (c: Any) => ("clients" in c ? `fan-out ${fanName(c)}` : echoName(c));
+      const list: Entry[] = perRep.map((c) => [name(c), perRepTail(c, OURS[rt], RAW[rt], "p99")]);
+      notes.push(`each window's own p99, median of the per-repetition ratios: ${range(list)}`);
+    }
     if (rt === "bun") {
       // Ours writes through publish(): its tail is the mechanism's, compared with the loop baseline above.
       const vsPublish = fanTail("bun-steady", "bun-publish");
@@ -937,8 +1024,8 @@ export function writeReport(r: Any): string {
           base ? fx(rel(f, id, base, "rate")) : "—",
           TARGETS[id]?.runtime === "bun" ? fx(rel(f, id, "bun-publish", "rate")) : "—",
           s.reach.toFixed(3),
-          s.p50.toFixed(3),
-          s.p99.toFixed(3),
+          tailOf(f, id, "p50").toFixed(3),
+          tailOf(f, id, "p99").toFixed(3),
           base ? fx(relTail(f, id, base, "p99")) : "—",
           s.cpuUsPerMsg.toFixed(3),
           base ? fx(rel(f, id, base, "cpuUsPerMsg")) : "—",
@@ -987,8 +1074,8 @@ export function writeReport(r: Any): string {
           fmt(s.rate),
           spread(e, id, "rate"),
           base ? fx(rel(e, id, base, "rate")) : "—",
-          s.p50.toFixed(3),
-          s.p99.toFixed(3),
+          tailOf(e, id, "p50").toFixed(3),
+          tailOf(e, id, "p99").toFixed(3),
           base ? fx(relTail(e, id, base, "p99")) : "—",
           s.cpuUsPerMsg.toFixed(2),
           base ? fx(rel(e, id, base, "cpuUsPerMsg")) : "—",

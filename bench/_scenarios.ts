@@ -12,6 +12,7 @@ import {
 import { median, rotate } from "./_stats.ts";
 import { type Server, sleep, type Worker } from "./_proc.ts";
 import { OURS, RAW, type Target } from "./_targets.ts";
+import type { TailHistogram } from "./_tail_histogram.ts";
 
 /** One measured repetition. */
 export type Sample = Record<string, number>;
@@ -56,7 +57,7 @@ async function waitDelivered(
   let last = -1;
   let still = 0;
   while (performance.now() - start < maxMs) {
-    const s = await worker.request({ op: "stats", group });
+    const s = await worker.request({ op: "stats", group, histogram: true });
     if (s.received >= expected) return s;
     if (s.received === last) {
       if (++still >= 4) return s;
@@ -64,7 +65,7 @@ async function waitDelivered(
     last = s.received;
     await sleep(25);
   }
-  return await worker.request({ op: "stats", group });
+  return await worker.request({ op: "stats", group, histogram: true });
 }
 
 /**
@@ -122,7 +123,18 @@ export interface FanoutConfig {
   lean?: boolean;
   /** Measure every target between two windows of its reference (bench/_bracket.ts). */
   bracket?: boolean;
+  /** Where each paced window's latency histogram is added, by target id (bench/_tail_histogram.ts). */
+  tails?: Tails;
 }
+
+/** One latency window's histogram, with the repetition it belongs to. */
+export interface TailWindow {
+  rep: number;
+  histogram: TailHistogram;
+}
+
+/** The latency windows of a scenario by target id, pooled by the report. */
+export type Tails = Record<string, TailWindow[]>;
 
 /** Fan-out: N clients in one room, the server broadcasts as fast as its readers allow. */
 export async function fanout(
@@ -179,6 +191,7 @@ export async function fanout(
       reach: s.received / expected,
       p50: s.p50,
       p99: s.p99,
+      histogram: s.histogram as TailHistogram | undefined,
       cpu,
       clientCpu: wcpu,
       // Turns the saturating loop waited for a reader more than 64 KiB behind, per broadcast batch.
@@ -224,6 +237,7 @@ export async function fanout(
       await sleep(cfg.settleMs);
     }
     const l = await once(r, cfg.latencyMs, cfg.rate);
+    if (cfg.tails && l.histogram) (cfg.tails[r.target.id] ??= []).push({ rep, histogram: l.histogram });
     return { p50: l.p50, p99: l.p99, pacedReach: l.reach };
   };
   for (let rep = first; rep < first + cfg.reps; rep++) {
@@ -268,6 +282,8 @@ export interface EchoConfig {
   reps: number;
   /** Measure every target between two windows of its reference (bench/_bracket.ts). */
   bracket?: boolean;
+  /** Where each window's round-trip histogram is added, by target id (bench/_tail_histogram.ts). */
+  tails?: Tails;
 }
 
 /**
@@ -298,7 +314,8 @@ export async function echo(
     }
     samples[r.target.id] = [];
   }
-  const once = async (r: Running, ms: number) => {
+  // The warm-up's windows (rep -1) are measured, not pooled.
+  const once = async (r: Running, ms: number, rep = -1) => {
     const cpu0 = r.server.cpu();
     const wcpu0 = worker.cpu();
     const t0 = performance.now();
@@ -310,6 +327,9 @@ export async function echo(
     });
     const wall = (performance.now() - t0) / 1000;
     const cpuSpent = r.server.cpu() - cpu0;
+    if (cfg.tails && rep >= 0 && e.histogram) {
+      (cfg.tails[r.target.id] ??= []).push({ rep, histogram: e.histogram });
+    }
     return {
       rate: e.count / (e.ms / 1000),
       cpuUsPerMsg: (cpuSpent * 1e6) / e.count,
@@ -322,7 +342,7 @@ export async function echo(
   for (const r of running) await once(r, Math.max(150, cfg.ms / 2));
   for (let rep = 0; rep < cfg.reps; rep++) {
     if (cfg.bracket) {
-      const repSamples = await measureBracketed(running, rep, (r) => once(r, cfg.ms), [
+      const repSamples = await measureBracketed(running, rep, (r) => once(r, cfg.ms, rep), [
         ...BRACKETED_FIELDS,
         ...TAIL_FIELDS,
       ]);
@@ -330,7 +350,7 @@ export async function echo(
       continue;
     }
     for (const r of rotate(running, rep)) {
-      samples[r.target.id].push(await once(r, cfg.ms));
+      samples[r.target.id].push(await once(r, cfg.ms, rep));
     }
   }
   for (const r of running) {

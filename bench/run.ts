@@ -4,7 +4,17 @@
 // bench/results/quick.md and quick.json (quick mode).
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
 import { ALL_IDS, type Target, TARGETS, withFixedYoungGeneration } from "./_targets.ts";
-import { churn, echo, fanout, idle, medians, type Running, type Samples, stall } from "./_scenarios.ts";
+import {
+  churn,
+  echo,
+  fanout,
+  idle,
+  medians,
+  type Running,
+  type Samples,
+  stall,
+  type Tails,
+} from "./_scenarios.ts";
 import { writeReport } from "./_report.ts";
 
 const args = new Set(Deno.args);
@@ -400,6 +410,7 @@ try {
       const reps = repsArg ? PLAN.reps : PLAN.fanoutReps;
       const generations = Math.min(PLAN.fanoutGenerations, reps);
       const samples: Samples = {};
+      const tails: Tails = {};
       const peak: Record<string, number> = {};
       for (let g = 0, first = 0; g < generations; g++) {
         const count = Math.round((reps * (g + 1)) / generations) - first;
@@ -411,6 +422,7 @@ try {
             firstRep: first,
             latencyReps: "latencyInEveryRep" in PLAN ? reps : PLAN.reps,
             bracket: bracketed,
+            tails,
           });
           for (const [id, list] of Object.entries(part)) (samples[id] ??= []).push(...list);
           for (const r of running) {
@@ -425,6 +437,7 @@ try {
         ...cfg,
         med: medians(samples),
         samples,
+        tails,
         peakMiB: peak,
       });
     }
@@ -435,12 +448,14 @@ try {
       const running = await startAll(cfg.ids);
       try {
         log(`echo ${cfg.conns} connections`);
+        const tails: Tails = {};
         const samples = await echo(worker, running, {
           ...cfg,
           reps: repsArg ? PLAN.reps : cfg.reps,
           bracket: bracketed,
+          tails,
         });
-        results.echo.push({ ...cfg, med: medians(samples), samples });
+        results.echo.push({ ...cfg, med: medians(samples), samples, tails });
       } finally {
         for (const r of running) await r.server.stop();
       }

@@ -6,6 +6,7 @@
 // kind "ws": our envelopes; answers {"type":"ping"} with a pong.
 // kind "eio": Socket.IO over engine.io frames (open, "40" connect, "2"/"3" ping).
 import net from "node:net";
+import { histogramOf } from "../_tail_histogram.ts";
 
 const EPOCH = Number(process.env.EPOCH ?? 0);
 const now = () => performance.timeOrigin + performance.now() - EPOCH;
@@ -225,14 +226,20 @@ function reset(name: string, every: number) {
   return { ok: true };
 }
 
-function percentiles(samples: number[]) {
+/** A window's percentiles, and with `withHistogram` its samples as a histogram the runner pools across windows. */
+function percentiles(samples: number[], withHistogram = false) {
   if (samples.length === 0) return { p50: NaN, p99: NaN, n: 0 };
   const s = Float64Array.from(samples).sort();
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { p50: at(0.5), p99: at(0.99), n: s.length };
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    n: s.length,
+    ...(withHistogram ? { histogram: histogramOf(s) } : {}),
+  };
 }
 
-function stats(name: string) {
+function stats(name: string, withHistogram = false) {
   const g = group(name);
   return {
     received: g.received,
@@ -243,7 +250,7 @@ function stats(name: string) {
     closed: g.closed,
     closeCodes: g.closeCodes,
     pongs: g.pongs,
-    ...percentiles(g.samples),
+    ...percentiles(g.samples, withHistogram),
   };
 }
 
@@ -727,7 +734,7 @@ function echo(name: string, ms: number, window: number) {
   const start = now();
   const end = start + ms;
   return new Promise((resolve) => {
-    const finish = () => resolve({ count, ms: now() - start, ...percentiles(samples) });
+    const finish = () => resolve({ count, ms: now() - start, ...percentiles(samples, true) });
     const timer = setTimeout(finish, ms + 5000);
     for (const c of list) {
       let outstanding = window;
@@ -773,7 +780,7 @@ async function dispatch(cmd: any): Promise<unknown> {
     case "reset":
       return reset(cmd.group, cmd.every ?? 0);
     case "stats":
-      return stats(cmd.group);
+      return stats(cmd.group, cmd.histogram ?? false);
     case "echo":
       return await echo(cmd.group, cmd.ms, cmd.window ?? 1);
     case "close":
