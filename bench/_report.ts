@@ -2,7 +2,7 @@
 import { bootstrapInterval, fmt, fx, median, ratio } from "./_stats.ts";
 import { OURS, RAW, referenceOf, TARGETS } from "./_targets.ts";
 import { farField, refField } from "./_bracket.ts";
-import { merged, quantileOf, type TailHistogram } from "./_tail_histogram.ts";
+import { decodeHistogram, merged, quantileOf, type TailHistogram } from "./_tail_histogram.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -174,7 +174,7 @@ function tailsByRep(c: Any, id: string): Map<number, TailHistogram> {
   const byRep = new Map<number, TailHistogram[]>();
   for (const w of (c?.tails?.[id] ?? []) as Any[]) {
     const list = byRep.get(w.rep) ?? [];
-    list.push(w.histogram);
+    list.push(decodeHistogram(w.histogram));
     byRep.set(w.rep, list);
   }
   return new Map([...byRep].map(([rep, list]) => [rep, merged(list)]));
@@ -191,7 +191,9 @@ function hasPooled(c: Any, a: string, b: string, key: string): boolean {
  */
 function pooledTail(c: Any, id: string, key: string): number {
   const windows = (c?.tails?.[id] ?? []) as Any[];
-  return windows.length ? quantileOf(merged(windows.map((w) => w.histogram)), quantileFor(key)) : NaN;
+  return windows.length
+    ? quantileOf(merged(windows.map((w) => decodeHistogram(w.histogram))), quantileFor(key))
+    : NaN;
 }
 
 /** A target's latency percentile for a table: pooled where the run kept histograms, else the median window's. */

@@ -98,3 +98,34 @@ export function quantileOf(histogram: TailHistogram, q: number): number {
   }
   return msOf(bins[bins.length - 1][0]);
 }
+
+/**
+ * A histogram as the run's JSON keeps it: its first bin, then the count of every bin from there on
+ * (`"1040:3,0,12"`), about a sixth of the size of the object written out.
+ *
+ * @example
+ * ```ts
+ * import { decodeHistogram, encodeHistogram } from "./_tail_histogram.ts";
+ * const text = encodeHistogram({ 1040: 3, 1042: 12 });
+ * console.log(text, decodeHistogram(text)); // "1040:3,0,12" { "1040": 3, "1042": 12 }
+ * ```
+ */
+export function encodeHistogram(histogram: TailHistogram): string {
+  const bins = Object.keys(histogram).map(Number);
+  if (!bins.length) return "";
+  const first = Math.min(...bins);
+  const counts = Array.from({ length: Math.max(...bins) - first + 1 }, (_, i) => histogram[first + i] ?? 0);
+  return `${first}:${counts.join(",")}`;
+}
+
+/** The histogram of {@linkcode encodeHistogram}'s text; an object (as the load generator sends it) as it is. */
+export function decodeHistogram(value: string | TailHistogram): TailHistogram {
+  if (typeof value !== "string") return value;
+  const out: TailHistogram = {};
+  const [first, counts] = value.split(":");
+  if (counts === undefined) return out;
+  counts.split(",").forEach((n, i) => {
+    if (n !== "0") out[Number(first) + i] = Number(n);
+  });
+  return out;
+}

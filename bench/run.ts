@@ -16,6 +16,7 @@ import {
   type Tails,
 } from "./_scenarios.ts";
 import { writeReport } from "./_report.ts";
+import { encodeHistogram } from "./_tail_histogram.ts";
 
 const args = new Set(Deno.args);
 const full = args.has("--full");
@@ -594,6 +595,13 @@ function parseReceive(
 await guarded("bundle", async () => {
   results.bundle = await script(["deno", "run", "-A", "bench/bundle_size.ts"]);
 });
+/** Writes each latency window's histogram as one short line (bench/_tail_histogram.ts), not one line per bin. */
+function compactHistograms(key: string, value: unknown): unknown {
+  return key === "histogram" && value && typeof value === "object"
+    ? encodeHistogram(value as Record<string, number>)
+    : value;
+}
+
 results.durationS = (Date.now() - started) / 1000;
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 // Only a full run replaces RESULTS.md and last_run.json, which hold the full run the README quotes: a quick or
@@ -601,7 +609,7 @@ await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
 const outName = only ? "partial" : full ? "last_run" : "quick";
 results.rawPath = `bench/results/${outName}.json`;
 results.writtenAt = new Date().toISOString();
-await Deno.writeTextFile(`${ROOT}${results.rawPath}`, JSON.stringify(results, null, 1));
+await Deno.writeTextFile(`${ROOT}${results.rawPath}`, JSON.stringify(results, compactHistograms, 1));
 const mdPath = full && !only ? "bench/RESULTS.md" : `bench/results/${outName}.md`;
 await Deno.writeTextFile(`${ROOT}${mdPath}`, writeReport(results));
 // Formatted as the repository formats Markdown, so `deno fmt` leaves it as is. The configuration is named:

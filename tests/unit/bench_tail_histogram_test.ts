@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { binOf, histogramOf, merged, msOf, quantileOf } from "../../bench/_tail_histogram.ts";
+import {
+  binOf,
+  decodeHistogram,
+  encodeHistogram,
+  histogramOf,
+  merged,
+  msOf,
+  quantileOf,
+} from "../../bench/_tail_histogram.ts";
 
 /** The percentile the load generator reads from one window's sorted samples. */
 function exact(samples: number[], q: number): number {
@@ -44,4 +52,13 @@ test("tail histogram: merged windows read as their samples pooled, not as a mean
   const more = merged([pooled, ...Array.from({ length: 10 }, () => histogramOf(calm))]);
   assert.ok(Math.abs(quantileOf(more, 0.99) - 1) < 0.01, `${quantileOf(more, 0.99)} should read 1 ms`);
   assert.ok(Number.isNaN(quantileOf({}, 0.99)), "an empty histogram has no percentile");
+});
+
+test("tail histogram: the run's JSON text reads back as the same histogram", () => {
+  const h = histogramOf([0.2, 0.2, 0.21, 3, 3.1, 40]);
+  const text = encodeHistogram(h);
+  assert.match(text, /^\d+:\d+(,\d+)*$/);
+  assert.deepEqual(decodeHistogram(text), h);
+  assert.equal(decodeHistogram(h), h, "an object passes through");
+  assert.deepEqual(decodeHistogram(encodeHistogram({})), {});
 });
