@@ -95,6 +95,11 @@ export class TestClient {
     return this.messages[index];
   }
 
+  /** Resolves once `count` messages in all have arrived, taken or not. */
+  async received(count: number, ms = 5_000): Promise<void> {
+    await this.#arrived.reach(count, ms, `${count} messages from the server`);
+  }
+
   /** The next message not yet taken, parsed as JSON. */
   async next(ms = 5_000): Promise<{ type: string; payload?: unknown }> {
     const raw = await this.nextRaw(ms);
