@@ -13,6 +13,16 @@ const SOAK = process.env.STEADY_SOAK === "1";
 const table = new ReportTable("chaos: slow consumers");
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * Broadcasts each p99 is read over, before the stall and during it. Every broadcast gives one sample per
+ * client, so over 50 of them one broadcast is 2 % of the samples and a single scheduling hiccup of the
+ * machine (in the process that runs server, proxy and clients alike) becomes the p99; over 150 it is 0.7 %,
+ * and the p99 is the others' latency rather than the machine's worst moment.
+ */
+const SAMPLES_PER_PHASE = 150;
+/** The lowest baseline p99 the others' latency during the stall is held to 2× of (see where it is used). */
+const BASELINE_FLOOR_MS = 5;
+
 const p99 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] * 10) / 10;
@@ -108,8 +118,8 @@ for (const adapter of ADAPTERS) {
           rssPeak = Math.max(rssPeak, rssMiB());
         }, 10);
         await waitUntil(
-          () => latencies[0].length >= normalCount * 50,
-          "a baseline of 50 messages per client",
+          () => latencies[0].length >= normalCount * SAMPLES_PER_PHASE,
+          `a baseline of ${SAMPLES_PER_PHASE} messages per client`,
         );
         phase = 1;
         const receivedAtStall = [...received];
@@ -119,7 +129,10 @@ for (const adapter of ADAPTERS) {
           "every slow consumer closed",
           30_000,
         );
-        await waitUntil(() => latencies[1].length >= normalCount * 50, "50 more messages per normal client");
+        await waitUntil(
+          () => latencies[1].length >= normalCount * SAMPLES_PER_PHASE,
+          `${SAMPLES_PER_PHASE} more messages per normal client`,
+        );
         phase = 2;
         clearInterval(broadcaster);
         broadcaster = undefined;
@@ -185,9 +198,12 @@ for (const adapter of ADAPTERS) {
           peakTotalBuffered <= allowance,
           `expected the server to hold at most ${allowance} B for its peers, held ${peakTotalBuffered} B`,
         );
-        // The others' latency: within 2× what it was before the stall (with a 2 ms floor for the
-        // baseline, under which a shared machine's scheduling dominates).
-        const baselineP99 = Math.max(p99(latencies[0]), 2);
+        // The others' latency: within 2× what it was before the stall, with a floor for the baseline: the
+        // server, the proxy and every client share this process, whose young-generation collections (each
+        // broadcast allocates 32 KiB per client) land in either phase. With no fault at all, the baseline's
+        // p99 read 1.9–23 ms over 20 runs on a 2-core machine, and a phase that caught one collection fewer
+        // than the other read a third of it.
+        const baselineP99 = Math.max(p99(latencies[0]), BASELINE_FLOOR_MS);
         assert.ok(
           p99(latencies[1]) <= 2 * baselineP99,
           `expected the others' p99 within 2× ${baselineP99} ms during the stall, got ${
