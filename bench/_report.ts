@@ -190,10 +190,7 @@ function hasPooled(c: Any, a: string, b: string, key: string): boolean {
  * (bench/_tail_histogram.ts says why); NaN where the run kept no histograms.
  */
 function pooledTail(c: Any, id: string, key: string): number {
-  const windows = (c?.tails?.[id] ?? []) as Any[];
-  return windows.length
-    ? quantileOf(merged(windows.map((w) => decodeHistogram(w.histogram))), quantileFor(key))
-    : NaN;
+  return quantileOf(merged([...tailsByRep(c, id).values()]), quantileFor(key));
 }
 
 /** A target's latency percentile for a table: pooled where the run kept histograms, else the median window's. */

@@ -47,25 +47,38 @@ export function urls(
   );
 }
 
+/**
+ * Polls the group's counters until `expected` messages arrived or arrivals stopped. With `histogram`, the
+ * answer carries the window's latency histogram, built once from the samples it ended with rather than on
+ * every poll.
+ */
 async function waitDelivered(
   worker: Worker,
   group: string,
   expected: number,
-  maxMs = 3000,
+  { maxMs = 3000, histogram = false } = {},
 ) {
   const start = performance.now();
   let last = -1;
   let still = 0;
+  let done;
   while (performance.now() - start < maxMs) {
-    const s = await worker.request({ op: "stats", group, histogram: true });
-    if (s.received >= expected) return s;
-    if (s.received === last) {
-      if (++still >= 4) return s;
-    } else still = 0;
+    const s = await worker.request({ op: "stats", group });
+    if (s.received >= expected || (s.received === last && ++still >= 4)) {
+      done = s;
+      break;
+    }
+    if (s.received !== last) still = 0;
     last = s.received;
     await sleep(25);
   }
-  return await worker.request({ op: "stats", group, histogram: true });
+  if (done && !histogram) return done;
+  return await worker.request({ op: "stats", group, histogram });
+}
+
+/** Adds one latency window's histogram to a scenario's tails (none when the scenario keeps no tails). */
+function addTail(tails: Tails | undefined, id: string, rep: number, histogram: TailHistogram | undefined) {
+  if (tails && histogram) (tails[id] ??= []).push({ rep, histogram });
 }
 
 /**
@@ -176,7 +189,7 @@ export async function fanout(
     const q = `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
     const op = await r.server.ctl(q) as { broadcasts: number; waits: number; start: number };
     const expected = op.broadcasts * cfg.clients;
-    const s = await waitDelivered(worker, group, expected);
+    const s = await waitDelivered(worker, group, expected, { histogram: rate > 0 });
     if (Deno.env.get("BENCH_DEBUG")) {
       console.error(`expected ${expected} received ${s.received}`);
     }
@@ -237,7 +250,7 @@ export async function fanout(
       await sleep(cfg.settleMs);
     }
     const l = await once(r, cfg.latencyMs, cfg.rate);
-    if (cfg.tails && l.histogram) (cfg.tails[r.target.id] ??= []).push({ rep, histogram: l.histogram });
+    addTail(cfg.tails, r.target.id, rep, l.histogram);
     return { p50: l.p50, p99: l.p99, pacedReach: l.reach };
   };
   for (let rep = first; rep < first + cfg.reps; rep++) {
@@ -327,9 +340,7 @@ export async function echo(
     });
     const wall = (performance.now() - t0) / 1000;
     const cpuSpent = r.server.cpu() - cpu0;
-    if (cfg.tails && rep >= 0 && e.histogram) {
-      (cfg.tails[r.target.id] ??= []).push({ rep, histogram: e.histogram });
-    }
+    if (rep >= 0) addTail(cfg.tails, r.target.id, rep, e.histogram);
     return {
       rate: e.count / (e.ms / 1000),
       cpuUsPerMsg: (cpuSpent * 1e6) / e.count,
