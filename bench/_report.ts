@@ -102,6 +102,34 @@ function atMost(
 const label = (id: string) => TARGETS[id]?.label ?? id;
 const fanName = (f: Any) => `${f.clients}×${f.bytes} B`;
 
+/** A server below this share of its core, while the load generator's core is above it, waited for the client. */
+const BOUND_SHARE = 0.9;
+
+/** The targets of a scenario whose windows were bound by the load generator rather than by their server. */
+function clientBound(c: Any, ids: string[]): string[] {
+  return ids.filter((id) => {
+    const m = c?.med?.[id];
+    return m !== undefined && m.cpu < BOUND_SHARE && m.clientCpu >= BOUND_SHARE;
+  });
+}
+
+/**
+ * "bound by the load generator there (...)" for the targets of a check's worst case that waited for the
+ * client, or "": their rate is what one client core could read, so the comparison by server CPU per message
+ * is the one that tells the servers apart there.
+ */
+function clientBoundNote(list: Any[] | undefined, name: (c: Any) => string, where: string, ids: string[]) {
+  const c = list?.find((x) => name(x) === where);
+  const bound = clientBound(c, ids);
+  if (bound.length === 0) return "";
+  const cpu = (key: string) => bound.map((id) => c.med[id][key].toFixed(2)).join(" and ");
+  return `${bound.map(label).join(" and ")} bound by the load generator there (server CPU ${cpu("cpu")}, ` +
+    `the client's core ${
+      cpu("clientCpu")
+    }): the rate is what one client core read, CPU per message compares ` +
+    "the servers";
+}
+
 /**
  * a ÷ b for one scenario config: the median of the per-repetition ratios (a
  * and b measured seconds apart in the same repetition), which cancels slow
@@ -624,7 +652,8 @@ export function writeReport(r: Any): string {
       "latency sample is decoded; what it writes is pre-encoded and masked), so that the server, not the " +
       "client, is the bottleneck: with WebSocket objects the client spent about ten times what Bun's " +
       "`publish()` spends per frame, and every `publish()`-based server was measured by its client. The " +
-      'column "client CPU" shows it. In echo each connection keeps one request in flight. Churn stays bound ' +
+      'column "client CPU" shows it. Where one client core still could not keep up, the fan-out section ' +
+      "names the targets it bound. In echo each connection keeps one request in flight. Churn stays bound " +
       "by the client's side of the TCP handshakes on loopback (its kernel work runs on the client's core), so " +
       "its table also gives server CPU per connection. The idle connections are Bun `WebSocket`s.",
     "- steadysocket runs with every mechanism on (origin and capacity guards, a rate bucket, the heartbeat, " +
@@ -644,11 +673,11 @@ export function writeReport(r: Any): string {
     name: (c: Any) => string,
     a: string,
     b: string,
-  ) =>
-    checks.push({
-      ...atLeast(what, goal, pairs(list, name, a, b, "rate")),
-      alt: costAlt(list, name, a, b),
-    });
+  ) => {
+    const c = atLeast(what, goal, pairs(list, name, a, b, "rate"));
+    const bound = list === F ? clientBoundNote(list, name, c.where ?? "", [a, b]) : "";
+    checks.push({ ...c, alt: [costAlt(list, name, a, b), bound].filter(Boolean).join("; ") });
+  };
   both(
     "Fan-out, Bun: steadysocket ÷ send loop",
     0.95,
@@ -937,6 +966,11 @@ export function writeReport(r: Any): string {
       const aa = sameDenoPath(F);
       if (aa) notes.push(aa);
     }
+    const fanRt = c.where?.match(/^(bun|deno) fan-out (.*)$/);
+    if (fanRt) {
+      const bound = clientBoundNote(F, fanName, fanRt[2], [OURS[fanRt[1]], `${fanRt[1]}-${peer}`]);
+      if (bound) notes.push(bound);
+    }
     if (notes.length) c.alt = notes.join("; ");
     checks.push(c);
   }
@@ -1056,6 +1090,17 @@ export function writeReport(r: Any): string {
         "",
       );
       out.push(comparisons(f), "");
+      const bound = clientBound(f, Object.keys(f.med ?? {}));
+      if (bound.length) {
+        out.push(
+          `Bound by the load generator at this size (server CPU below ${BOUND_SHARE.toFixed(2)}, the load ` +
+            `generator's core at ${BOUND_SHARE.toFixed(2)} or more): ${
+              bound.map((id) => `${label(id)} (${f.med[id].cpu.toFixed(2)})`).join(", ")
+            }. Their delivered rate is what the one client core read, so a throughput ratio between two of ` +
+            "them compares the client's pace in their windows; CPU µs/msg compares their servers.",
+          "",
+        );
+      }
     }
   }
 
