@@ -52,7 +52,7 @@ export function urls(
  * answer carries the window's latency histogram, built once from the samples it ended with rather than on
  * every poll.
  */
-async function waitDelivered(
+export async function waitDelivered(
   worker: Worker,
   group: string,
   expected: number,

@@ -31,6 +31,11 @@ interface Group {
    * clock stepped between the two processes' starts (see `clockOffset`).
    */
   clockOffset: number;
+  /**
+   * With `reset`'s `spans`: per broadcast (its send time), when this process read its first and its last
+   * frame, and how many. Off in the benchmark's own windows (bench/client_span.ts asks for it).
+   */
+  spans: Map<number, { first: number; last: number; n: number }> | undefined;
   closed: number;
   closeCodes: Record<string, number>;
   /** Pings answered (our envelope's or engine.io's). */
@@ -54,6 +59,7 @@ function group(name: string): Group {
       tick: 0,
       samples: [],
       clockOffset: 0,
+      spans: undefined,
       closed: 0,
       closeCodes: {},
       pongs: 0,
@@ -215,8 +221,9 @@ async function clockOffset(wsUrl: string): Promise<number> {
   return Math.abs(offset) < 0.05 ? 0 : offset;
 }
 
-function reset(name: string, every: number) {
+function reset(name: string, every: number, spans = false) {
   const g = group(name);
+  g.spans = spans ? new Map() : undefined;
   g.received = 0;
   g.first = 0;
   g.last = 0;
@@ -224,6 +231,42 @@ function reset(name: string, every: number) {
   g.tick = 0;
   g.samples = [];
   return { ok: true };
+}
+
+/** Counts the frames of one read into the spans of the broadcasts they belong to. */
+function spanned(spans: NonNullable<Group["spans"]>, sent: number[], t: number) {
+  for (const key of sent) {
+    const s = spans.get(key);
+    if (s === undefined) spans.set(key, { first: t, last: t, n: 1 });
+    else {
+      s.last = t;
+      s.n++;
+    }
+  }
+}
+
+/**
+ * Over the broadcasts every client read: the latency of the first frame read, and the time from the first
+ * frame read to the last (how long this one process took to read the broadcast on all its connections).
+ */
+function spanStats(g: Group) {
+  if (!g.spans) return {};
+  const complete = [...g.spans.entries()].filter(([, s]) => s.n === g.leans.length);
+  const at = (list: number[], q: number) => {
+    list.sort((a, b) => a - b);
+    return list.length ? list[Math.min(list.length - 1, Math.floor(q * list.length))] : NaN;
+  };
+  const firsts = complete.map(([sent, s]) => s.first - sent + g.clockOffset);
+  const spans = complete.map(([, s]) => s.last - s.first);
+  return {
+    spans: {
+      broadcasts: complete.length,
+      of: g.spans.size,
+      firstP50: at(firsts, 0.5),
+      spanP50: at(spans, 0.5),
+      spanP99: at(spans, 0.99),
+    },
+  };
 }
 
 /** A window's percentiles, and with `withHistogram` its samples as a histogram the runner pools across windows. */
@@ -251,6 +294,7 @@ function stats(name: string, withHistogram = false) {
     closeCodes: g.closeCodes,
     pongs: g.pongs,
     ...percentiles(g.samples, withHistogram),
+    ...spanStats(g),
   };
 }
 
@@ -669,6 +713,7 @@ function countInto(g: Group, c: Lean) {
     frames = 0;
     if (sampled.length) {
       for (const sent of sampled) g.samples.push(t - sent + g.clockOffset);
+      if (g.spans) spanned(g.spans, sampled, t);
       sampled = [];
     }
   };
@@ -778,7 +823,7 @@ async function dispatch(cmd: any): Promise<unknown> {
         cmd.lean ?? false,
       );
     case "reset":
-      return reset(cmd.group, cmd.every ?? 0);
+      return reset(cmd.group, cmd.every ?? 0, cmd.spans ?? false);
     case "stats":
       return stats(cmd.group, cmd.histogram ?? false);
     case "echo":
