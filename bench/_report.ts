@@ -102,6 +102,28 @@ function atMost(
 const label = (id: string) => TARGETS[id]?.label ?? id;
 const fanName = (f: Any) => `${f.clients}×${f.bytes} B`;
 
+/**
+ * How far each server's paced broadcasts fell behind their schedule (its event loop's delay, seen by the
+ * server itself), or "" for a run that did not record it: a delivery's latency is counted from its send time,
+ * so a window whose p99 is high while its server kept to its schedule was delayed after the send.
+ */
+function scheduleNote(f: Any): string {
+  const parts: string[] = [];
+  for (const [id, windows] of Object.entries((f.tails ?? {}) as Record<string, { lateMs?: number }[]>)) {
+    const late = windows.map((w) => w.lateMs).filter((v): v is number => Number.isFinite(v)).sort((a, b) =>
+      a - b
+    );
+    if (late.length === 0) continue;
+    parts.push(
+      `${label(id)} ${late[late.length >> 1].toFixed(2)} (at most ${late[late.length - 1].toFixed(2)})`,
+    );
+  }
+  return parts.length
+    ? "The latest a paced broadcast fell behind its server's schedule, in ms, median over the windows: " +
+      `${parts.join(", ")}.`
+    : "";
+}
+
 /** A server below this share of its core, while the load generator's core is above it, waited for the client. */
 const BOUND_SHARE = 0.9;
 
@@ -1090,6 +1112,8 @@ export function writeReport(r: Any): string {
         "",
       );
       out.push(comparisons(f), "");
+      const late = scheduleNote(f);
+      if (late) out.push(late, "");
       const bound = clientBound(f, Object.keys(f.med ?? {}));
       if (bound.length) {
         out.push(

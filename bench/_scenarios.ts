@@ -77,8 +77,15 @@ export async function waitDelivered(
 }
 
 /** Adds one latency window's histogram to a scenario's tails (none when the scenario keeps no tails). */
-function addTail(tails: Tails | undefined, id: string, rep: number, histogram: TailHistogram | undefined) {
-  if (tails && histogram) (tails[id] ??= []).push({ rep, histogram });
+function addTail(
+  tails: Tails | undefined,
+  id: string,
+  rep: number,
+  histogram: TailHistogram | undefined,
+  lateMs?: number,
+) {
+  if (!tails || !histogram) return;
+  (tails[id] ??= []).push(Number.isFinite(lateMs) ? { rep, histogram, lateMs } : { rep, histogram });
 }
 
 /**
@@ -144,6 +151,8 @@ export interface FanoutConfig {
 export interface TailWindow {
   rep: number;
   histogram: TailHistogram;
+  /** A paced fan-out window: how far the server's latest broadcast fell behind its schedule, in ms. */
+  lateMs?: number;
 }
 
 /** The latency windows of a scenario by target id, pooled by the report. */
@@ -187,7 +196,7 @@ export async function fanout(
     const wcpu0 = worker.cpu();
     const t0 = performance.now();
     const q = `/ctl/fanout?ms=${ms}&bytes=${cfg.bytes}&batch=${batch}&limit=65536&rate=${rate}`;
-    const op = await r.server.ctl(q) as { broadcasts: number; waits: number; start: number };
+    const op = await r.server.ctl(q) as { broadcasts: number; waits: number; start: number; lateMs?: number };
     const expected = op.broadcasts * cfg.clients;
     const s = await waitDelivered(worker, group, expected, { histogram: rate > 0 });
     if (Deno.env.get("BENCH_DEBUG")) {
@@ -209,6 +218,7 @@ export async function fanout(
       clientCpu: wcpu,
       // Turns the saturating loop waited for a reader more than 64 KiB behind, per broadcast batch.
       waitsPerBatch: op.waits / Math.max(1, op.broadcasts / batch),
+      lateMs: op.lateMs ?? NaN,
     };
   };
   const tw = performance.now();
@@ -250,7 +260,7 @@ export async function fanout(
       await sleep(cfg.settleMs);
     }
     const l = await once(r, cfg.latencyMs, cfg.rate);
-    addTail(cfg.tails, r.target.id, rep, l.histogram);
+    addTail(cfg.tails, r.target.id, rep, l.histogram, l.lateMs);
     return { p50: l.p50, p99: l.p99, pacedReach: l.reach };
   };
   for (let rep = first; rep < first + cfg.reps; rep++) {

@@ -71,6 +71,9 @@ export function createControl(impl) {
     const pad = "x".repeat(bytes);
     let broadcasts = 0;
     let waits = 0;
+    // Paced: how far the latest broadcast fell behind its schedule, in ms. A delivery's latency is counted from
+    // its send time, so this is not in it; but an event loop that stalled here stalled the writes queued before.
+    let lateMs = 0;
     const start = now();
     const end = start + ms;
     if (rate > 0) {
@@ -78,6 +81,8 @@ export function createControl(impl) {
       const step = 1000 / rate;
       let next = start;
       while (now() < end) {
+        const late = now() - next;
+        if (late > lateMs) lateMs = late;
         broadcast(now(), pad);
         broadcasts++;
         next += step;
@@ -100,7 +105,7 @@ export function createControl(impl) {
         await yieldNow();
       }
     }
-    return { broadcasts, waits, start, ms: now() - start };
+    return { broadcasts, waits, start, ms: now() - start, lateMs };
   }
 
   return async function handle(url) {
