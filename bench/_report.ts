@@ -110,13 +110,9 @@ const fanName = (f: Any) => `${f.clients}×${f.bytes} B`;
 function scheduleNote(f: Any): string {
   const parts: string[] = [];
   for (const [id, windows] of Object.entries((f.tails ?? {}) as Record<string, { lateMs?: number }[]>)) {
-    const late = windows.map((w) => w.lateMs).filter((v): v is number => Number.isFinite(v)).sort((a, b) =>
-      a - b
-    );
+    const late = windows.map((w) => w.lateMs ?? NaN).filter(Number.isFinite);
     if (late.length === 0) continue;
-    parts.push(
-      `${label(id)} ${late[late.length >> 1].toFixed(2)} (at most ${late[late.length - 1].toFixed(2)})`,
-    );
+    parts.push(`${label(id)} ${median(late).toFixed(2)} (at most ${Math.max(...late).toFixed(2)})`);
   }
   return parts.length
     ? "The latest a paced broadcast fell behind its server's schedule, in ms, median over the windows: " +
@@ -145,11 +141,9 @@ function clientBoundNote(list: Any[] | undefined, name: (c: Any) => string, wher
   const bound = clientBound(c, ids);
   if (bound.length === 0) return "";
   const cpu = (key: string) => bound.map((id) => c.med[id][key].toFixed(2)).join(" and ");
+  const client = cpu("clientCpu");
   return `${bound.map(label).join(" and ")} bound by the load generator there (server CPU ${cpu("cpu")}, ` +
-    `the client's core ${
-      cpu("clientCpu")
-    }): the rate is what one client core read, CPU per message compares ` +
-    "the servers";
+    `the client's core ${client}): the rate is what one client core read, CPU per message compares the servers`;
 }
 
 /**
@@ -697,7 +691,7 @@ export function writeReport(r: Any): string {
     b: string,
   ) => {
     const c = atLeast(what, goal, pairs(list, name, a, b, "rate"));
-    const bound = list === F ? clientBoundNote(list, name, c.where ?? "", [a, b]) : "";
+    const bound = clientBoundNote(list, name, c.where ?? "", [a, b]);
     checks.push({ ...c, alt: [costAlt(list, name, a, b), bound].filter(Boolean).join("; ") });
   };
   both(

@@ -14,6 +14,7 @@
 // runtimes, raw Deno).
 import { pinning, Server, sleep, Worker } from "./_proc.ts";
 import { heartbeatRound, urls, waitDelivered } from "./_scenarios.ts";
+import { median } from "./_stats.ts";
 import { merged, quantileOf, type TailHistogram } from "./_tail_histogram.ts";
 import { TARGETS } from "./_targets.ts";
 
@@ -28,8 +29,6 @@ for (const id of ids) {
   if (!TARGETS[id]) throw new Error(`--targets: expected ids of bench/_targets.ts, got "${id}"`);
 }
 const rate = clients >= 1000 ? 50 : 500;
-
-const median = (list: number[]) => [...list].sort((a, b) => a - b)[list.length >> 1];
 
 interface Row {
   id: string;

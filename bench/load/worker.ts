@@ -233,6 +233,11 @@ function reset(name: string, every: number, spans = false) {
   return { ok: true };
 }
 
+/** The `q` quantile of sorted values (the value at rank ⌊q·n⌋), or NaN for none. */
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+}
+
 /** Counts the frames of one read into the spans of the broadcasts they belong to. */
 function spanned(spans: NonNullable<Group["spans"]>, sent: number[], t: number) {
   for (const key of sent) {
@@ -252,19 +257,15 @@ function spanned(spans: NonNullable<Group["spans"]>, sent: number[], t: number) 
 function spanStats(g: Group) {
   if (!g.spans) return {};
   const complete = [...g.spans.entries()].filter(([, s]) => s.n === g.leans.length);
-  const at = (list: number[], q: number) => {
-    list.sort((a, b) => a - b);
-    return list.length ? list[Math.min(list.length - 1, Math.floor(q * list.length))] : NaN;
-  };
-  const firsts = complete.map(([sent, s]) => s.first - sent + g.clockOffset);
-  const spans = complete.map(([, s]) => s.last - s.first);
+  const firsts = Float64Array.from(complete, ([sent, s]) => s.first - sent + g.clockOffset).sort();
+  const spans = Float64Array.from(complete, ([, s]) => s.last - s.first).sort();
   return {
     spans: {
       broadcasts: complete.length,
       of: g.spans.size,
-      firstP50: at(firsts, 0.5),
-      spanP50: at(spans, 0.5),
-      spanP99: at(spans, 0.99),
+      firstP50: quantile(firsts, 0.5),
+      spanP50: quantile(spans, 0.5),
+      spanP99: quantile(spans, 0.99),
     },
   };
 }
@@ -273,10 +274,9 @@ function spanStats(g: Group) {
 function percentiles(samples: number[], withHistogram = false) {
   if (samples.length === 0) return { p50: NaN, p99: NaN, n: 0 };
   const s = Float64Array.from(samples).sort();
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   return {
-    p50: at(0.5),
-    p99: at(0.99),
+    p50: quantile(s, 0.5),
+    p99: quantile(s, 0.99),
     n: s.length,
     ...(withHistogram ? { histogram: histogramOf(s) } : {}),
   };
