@@ -66,6 +66,21 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * User and system CPU seconds used so far by a process, all threads, from
+ * /proc/<pid>/stat (clock ticks of 10 ms): where {@linkcode cpuSeconds} says
+ * how busy a process was, this says whether in its own code or in the kernel.
+ */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
+  } catch {
+    return { user: NaN, system: NaN };
+  }
+}
+
 /** A `Vm*` line of /proc/<pid>/status in KiB (VmRSS: resident, VmHWM: peak resident). */
 export function vmKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   try {

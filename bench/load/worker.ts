@@ -20,6 +20,11 @@ interface Group {
   /** Frame-level connections (`connect` with `lean`), counted like `sockets`. */
   leans: Lean[];
   received: number;
+  /** Reads (a lean connection's chunks, a WebSocket's messages) that brought data frames. */
+  reads: number;
+  /** Time the lean connections' reads spent in this client's own frame scanning, when `timeScans`. */
+  scanMs: number;
+  timeScans: boolean;
   first: number;
   last: number;
   /** Record the latency of every n-th message (0: none). */
@@ -53,6 +58,9 @@ function group(name: string): Group {
       sockets: [],
       leans: [],
       received: 0,
+      reads: 0,
+      scanMs: 0,
+      timeScans: false,
       first: 0,
       last: 0,
       every: 0,
@@ -109,6 +117,7 @@ function onEioMessage(g: Group, ws: WebSocket, data: string) {
 function arrived(g: Group, n: number, t: number) {
   if (g.received === 0) g.first = t;
   g.received += n;
+  g.reads++;
   g.last = t;
 }
 
@@ -221,10 +230,13 @@ async function clockOffset(wsUrl: string): Promise<number> {
   return Math.abs(offset) < 0.05 ? 0 : offset;
 }
 
-function reset(name: string, every: number, spans = false) {
+function reset(name: string, every: number, spans = false, timeScans = false) {
   const g = group(name);
   g.spans = spans ? new Map() : undefined;
   g.received = 0;
+  g.reads = 0;
+  g.scanMs = 0;
+  g.timeScans = timeScans;
   g.first = 0;
   g.last = 0;
   g.every = every;
@@ -286,6 +298,8 @@ function stats(name: string, withHistogram = false) {
   const g = group(name);
   return {
     received: g.received,
+    reads: g.reads,
+    scanMs: g.scanMs,
     first: g.first,
     last: g.last,
     open: g.sockets.filter((s) => s.readyState === 1).length +
@@ -523,6 +537,8 @@ interface Lean {
   eio: boolean;
   /** The code of the server's Close frame, once one came. */
   closeCode?: number;
+  /** The group this connection counts into (`countInto`), whose `timeScans` times its reads. */
+  group?: Group;
 }
 
 /** engine.io's pong, answering its server's "2". */
@@ -613,7 +629,14 @@ function leanOpen(url: string, kind: "ws" | "eio"): Promise<Lean | undefined> {
         ));
       },
       data(chunk) {
-        if (!head) return scanFrames(c, chunk);
+        if (!head) {
+          if (c.group?.timeScans) {
+            const t0 = performance.now();
+            scanFrames(c, chunk);
+            c.group.scanMs += performance.now() - t0;
+          } else scanFrames(c, chunk);
+          return;
+        }
         head = Buffer.concat([head, chunk]);
         const end = head.indexOf("\r\n\r\n");
         if (end < 0) return;
@@ -697,6 +720,7 @@ function countInto(g: Group, c: Lean) {
   const at = eio ? 7 : 16;
   let frames = 0;
   let sampled: number[] = [];
+  c.group = g;
   c.frame = (buf, start, end) => {
     if (answeredPing(g, c, buf, start, end)) return;
     if (eio && (buf[start] !== 0x34 || buf[start + 1] !== 0x32)) return; // not "42"
@@ -823,7 +847,7 @@ async function dispatch(cmd: any): Promise<unknown> {
         cmd.lean ?? false,
       );
     case "reset":
-      return reset(cmd.group, cmd.every ?? 0, cmd.spans ?? false);
+      return reset(cmd.group, cmd.every ?? 0, cmd.spans ?? false, cmd.timeScans ?? false);
     case "stats":
       return stats(cmd.group, cmd.histogram ?? false);
     case "echo":

@@ -1,0 +1,147 @@
+// `deno run -A bench/client_ceiling.ts`: shows what bounds a saturating
+// fan-out that the one load-generator core cannot keep up with (32 clients ×
+// 1 KiB on Bun, where the servers publish faster than one core reads). Each
+// target broadcasts as in the full run's saturating windows (a batch, a turn
+// of the event loop, no new batch while a reader is 64 KiB behind), in
+// alternation, after a heartbeat round. Per target, medians over the windows:
+// the delivered rate; the server's CPU and its CPU per frame, and the rate
+// one server core could write at that cost; the client's user and system CPU
+// per frame, and frames per read. The client's system time is the kernel
+// receiving the bytes, which no load generator written in any language
+// avoids: one core's rate with a client whose own code cost nothing is
+// 1 ÷ (system time per frame). Where that is below what the server could
+// write, the delivered rate is the machine's floor of one reading core, and
+// a ratio of two such rates compares how each server's writes happened to
+// fall into the client's reads (frames per read), not what the servers cost.
+//
+// Options: --clients=N (32), --bytes=N (1024), --windows=N (6), --ms=N (1500),
+// --targets=bun-publish,bun-steady,bun-crossws (ids of bench/_targets.ts).
+import { cpuTimes, pinning, Server, Worker } from "./_proc.ts";
+import { heartbeatRound, urls, waitDelivered } from "./_scenarios.ts";
+import { median } from "./_stats.ts";
+import { TARGETS } from "./_targets.ts";
+
+const arg = (name: string, fallback: string) =>
+  Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
+const clients = Number(arg("clients", "32"));
+const bytes = Number(arg("bytes", "1024"));
+const windows = Number(arg("windows", "6"));
+const ms = Number(arg("ms", "1500"));
+const ids = arg("targets", "bun-publish,bun-steady,bun-crossws").split(",");
+for (const id of ids) {
+  if (!TARGETS[id]) throw new Error(`--targets: expected ids of bench/_targets.ts, got "${id}"`);
+}
+const batch = Math.max(1, Math.round(2048 / clients));
+
+interface Window {
+  rate: number;
+  serverBusy: number;
+  serverUsPerFrame: number;
+  clientBusy: number;
+  clientUserUsPerFrame: number;
+  clientSystemUsPerFrame: number;
+  scanUsPerFrame: number;
+  framesPerRead: number;
+}
+
+const env = { ...Deno.env.toObject(), EPOCH: String(Date.now()), HOST: "0.0.0.0" };
+const worker = new Worker(env);
+const servers = new Map<string, Server>();
+const measured = new Map<string, Window[]>(ids.map((id) => [id, []]));
+
+async function once(id: string, server: Server): Promise<Window> {
+  const answered = await heartbeatRound(worker, server, id, clients);
+  if (answered < clients) throw new Error(`${id}: ${answered} of ${clients} answered the heartbeat`);
+  await worker.request({ op: "reset", group: id, every: 0, timeScans: true });
+  const s0 = server.cpu();
+  const c0 = cpuTimes(worker.pid);
+  const t0 = performance.now();
+  const op = await server.ctl(
+    `/ctl/fanout?ms=${ms}&bytes=${bytes}&batch=${batch}&limit=65536&rate=0`,
+  ) as { broadcasts: number; start: number };
+  const s = await waitDelivered(worker, id, op.broadcasts * clients);
+  const wall = (performance.now() - t0) / 1000;
+  const serverCpu = server.cpu() - s0;
+  const c1 = cpuTimes(worker.pid);
+  const frames = s.received as number;
+  return {
+    rate: frames / ((s.last - op.start) / 1000),
+    serverBusy: serverCpu / wall,
+    serverUsPerFrame: (serverCpu * 1e6) / frames,
+    clientBusy: (c1.user - c0.user + c1.system - c0.system) / wall,
+    clientUserUsPerFrame: ((c1.user - c0.user) * 1e6) / frames,
+    clientSystemUsPerFrame: ((c1.system - c0.system) * 1e6) / frames,
+    scanUsPerFrame: ((s.scanMs as number) * 1e3) / frames,
+    framesPerRead: frames / (s.reads as number),
+  };
+}
+
+try {
+  for (const id of ids) {
+    const target = TARGETS[id];
+    const server = await Server.start(target.cmd, { ...env, ...(target.env ?? {}) });
+    servers.set(id, server);
+    const res = await worker.request({
+      op: "connect",
+      group: id,
+      kind: target.kind,
+      urls: urls(target, server),
+      n: clients,
+      lean: true,
+    });
+    if (res.failed) throw new Error(`${id}: ${res.failed} of ${clients} connections failed`);
+  }
+  // A warm-up window each, not counted; then the targets in rotating order.
+  for (const id of ids) await once(id, servers.get(id)!);
+  for (let w = 0; w < windows; w++) {
+    const order = ids.map((_, i) => ids[(i + w) % ids.length]);
+    for (const id of order) measured.get(id)!.push(await once(id, servers.get(id)!));
+  }
+} finally {
+  await worker.stop();
+  for (const server of servers.values()) await server.stop();
+}
+
+console.log(
+  `saturating fan-out, ${clients} clients × ${bytes} B, ${windows} windows of ${ms} ms per target ` +
+    `(${pinning.note}); medians over the windows; CPU from /proc/<pid>/stat`,
+);
+console.log(
+  [
+    "target",
+    "delivered msg/s",
+    "server busy",
+    "server µs/frame",
+    "one server core's rate",
+    "client busy",
+    "client user µs/frame",
+    "client system µs/frame",
+    "client system share",
+    "of the user µs: scanning frames",
+    "one client core's rate in the kernel alone",
+    "frames per read",
+  ].join(" | "),
+);
+for (const id of ids) {
+  const ws = measured.get(id)!;
+  const m = (f: (w: Window) => number) => median(ws.map(f));
+  const user = m((w) => w.clientUserUsPerFrame);
+  const system = m((w) => w.clientSystemUsPerFrame);
+  const serverUs = m((w) => w.serverUsPerFrame);
+  console.log(
+    [
+      TARGETS[id].label,
+      `${(m((w) => w.rate) / 1e6).toFixed(2)} M`,
+      m((w) => w.serverBusy).toFixed(2),
+      serverUs.toFixed(3),
+      `${(1 / serverUs).toFixed(2)} M`,
+      m((w) => w.clientBusy).toFixed(2),
+      user.toFixed(3),
+      system.toFixed(3),
+      `${((100 * system) / (user + system)).toFixed(0)} %`,
+      m((w) => w.scanUsPerFrame).toFixed(3),
+      `${(1 / system).toFixed(2)} M`,
+      m((w) => w.framesPerRead).toFixed(1),
+    ].join(" | "),
+  );
+}
