@@ -143,7 +143,8 @@ function clientBoundNote(list: Any[] | undefined, name: (c: Any) => string, wher
   const cpu = (key: string) => bound.map((id) => c.med[id][key].toFixed(2)).join(" and ");
   const client = cpu("clientCpu");
   return `${bound.map(label).join(" and ")} bound by the load generator there (server CPU ${cpu("cpu")}, ` +
-    `the client's core ${client}): the rate is what one client core read, CPU per message compares the servers`;
+    `the client's core ${client}): the rate is what one client core read, CPU per message compares the servers ` +
+    "(where the client's time goes: bench/client_ceiling.ts)";
 }
 
 /**
@@ -985,7 +986,12 @@ export function writeReport(r: Any): string {
     const fanRt = c.where?.match(/^(bun|deno) fan-out (.*)$/);
     if (fanRt) {
       const bound = clientBoundNote(F, fanName, fanRt[2], [OURS[fanRt[1]], `${fanRt[1]}-${peer}`]);
-      if (bound) notes.push(bound);
+      if (bound) {
+        const run = F?.find((x: Any) => fanName(x) === fanRt[2]);
+        const cpu = rel(run, `${fanRt[1]}-${peer}`, OURS[fanRt[1]], "cpuUsPerMsg");
+        if (Number.isFinite(cpu)) notes.push(`by server CPU per frame (theirs ÷ ours): ${cpu.toFixed(2)}×`);
+        notes.push(bound);
+      }
     }
     if (notes.length) c.alt = notes.join("; ");
     checks.push(c);
@@ -1115,7 +1121,8 @@ export function writeReport(r: Any): string {
             `generator's core at ${BOUND_SHARE.toFixed(2)} or more): ${
               bound.map((id) => `${label(id)} (${f.med[id].cpu.toFixed(2)})`).join(", ")
             }. Their delivered rate is what the one client core read, so a throughput ratio between two of ` +
-            "them compares the client's pace in their windows; CPU µs/msg compares their servers.",
+            "them compares the client's pace in their windows; CPU µs/msg compares their servers. " +
+            "`bench/client_ceiling.ts` splits the client's time there into the kernel's, the runtime's and its own.",
           "",
         );
       }
