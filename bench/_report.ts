@@ -782,9 +782,9 @@ export function writeReport(r: Any): string {
       // The same library writing with the send loop: what the tail is without publish().
       const loopMode = fanTail("bun-steady-loop", "bun-loop");
       if (loopMode.length) notes.push(`with \`fanout: "loop"\` ÷ the loop: ${worst(loopMode)}`);
-      // Hono's helper broadcasts with a send loop over Bun's sockets as well: another server of the same
-      // mechanism, for how far apart two send loops' fan-out tails fall in one run.
-      // Where ours's worst case falls; at 1 000 clients the helper also spends more CPU per frame than raw.
+      // Hono's helper broadcasts with a send loop over Bun's sockets as well: how far apart two send loops'
+      // tails fall in one run, read where ours's worst case falls (at 1 000 clients the helper also spends
+      // more CPU per frame than raw, so there it is not the same cost).
       const honoThere = fanTail("bun-hono", "bun-loop").find(([where]) => where === check.where);
       if (honoThere) {
         notes.push(`Hono's helper (a send loop too) ÷ the loop there: ${honoThere[1].toFixed(2)}×`);

@@ -1,18 +1,19 @@
 // `deno run -A bench/client_ceiling.ts`: shows what bounds a saturating
-// fan-out that the one load-generator core cannot keep up with (32 clients ×
-// 1 KiB on Bun, where the servers publish faster than one core reads). Each
+// fan-out where the one load-generator core keeps up with the server only
+// just (32 clients × 1 KiB on Bun, where a publish()-based server writes
+// about as fast as one core reads). Each
 // target broadcasts as in the full run's saturating windows (a batch, a turn
 // of the event loop, no new batch while a reader is 64 KiB behind), in
 // alternation, after a heartbeat round. Per target, medians over the windows:
 // the delivered rate; the server's CPU and its CPU per frame, and the rate
 // one server core could write at that cost; the client's user and system CPU
-// per frame, and frames per read. The client's system time is the kernel
-// receiving the bytes, which no load generator written in any language
-// avoids: one core's rate with a client whose own code cost nothing is
-// 1 ÷ (system time per frame). Where that is below what the server could
-// write, the delivered rate is the machine's floor of one reading core, and
-// a ratio of two such rates compares how each server's writes happened to
-// fall into the client's reads (frames per read), not what the servers cost.
+// per frame, how much of its user time its own frame scanning took (the rest
+// is the runtime's socket reads), and frames per read. The client's system
+// time is the kernel receiving the bytes, which no load generator avoids:
+// 1 ÷ (system time per frame) is what one core would read if the kernel were
+// all it did. Where the client's core is busy and the server's is not, the
+// delivered rate is the one reading core's, and a ratio of two such rates
+// compares how the client's windows went, not what the servers cost.
 //
 // Options: --clients=N (32), --bytes=N (1024), --windows=N (6), --ms=N (1500),
 // --targets=bun-publish,bun-steady,bun-crossws (ids of bench/_targets.ts).
