@@ -8,14 +8,16 @@
 // the delivered rate; the server's CPU and its CPU per frame, and the rate
 // one server core could write at that cost; the client's user and system CPU
 // per frame, how much of its user time its own frame scanning took (the rest
-// is the runtime's socket reads), and frames per read. The client's system
-// time is the kernel receiving the bytes, which no load generator avoids:
+// is the runtime's socket reads), frames per read, and how often the server
+// waited for a reader more than 64 KiB behind. The client's system time is
+// the kernel receiving the bytes, which no load generator avoids:
 // 1 ÷ (system time per frame) is what one core would read if the kernel were
 // all it did. Where the client's core is busy and the server's is not, the
 // delivered rate is the one reading core's, and a ratio of two such rates
 // compares how the client's windows went, not what the servers cost.
 //
 // Options: --clients=N (32), --bytes=N (1024), --windows=N (6), --ms=N (1500),
+// --batch=N (broadcasts per turn, 2048 ÷ clients as in the runner),
 // --targets=bun-publish,bun-steady,bun-crossws (ids of bench/_targets.ts).
 import { cpuTimes, pinning, Server, Worker } from "./_proc.ts";
 import { heartbeatRound, urls, waitDelivered } from "./_scenarios.ts";
@@ -32,7 +34,7 @@ const ids = arg("targets", "bun-publish,bun-steady,bun-crossws").split(",");
 for (const id of ids) {
   if (!TARGETS[id]) throw new Error(`--targets: expected ids of bench/_targets.ts, got "${id}"`);
 }
-const batch = Math.max(1, Math.round(2048 / clients));
+const batch = Number(arg("batch", String(Math.max(1, Math.round(2048 / clients)))));
 
 interface Window {
   rate: number;
@@ -43,6 +45,7 @@ interface Window {
   clientSystemUsPerFrame: number;
   scanUsPerFrame: number;
   framesPerRead: number;
+  waitsPerBatch: number;
 }
 
 const env = { ...Deno.env.toObject(), EPOCH: String(Date.now()), HOST: "0.0.0.0" };
@@ -59,7 +62,7 @@ async function once(id: string, server: Server): Promise<Window> {
   const t0 = performance.now();
   const op = await server.ctl(
     `/ctl/fanout?ms=${ms}&bytes=${bytes}&batch=${batch}&limit=65536&rate=0`,
-  ) as { broadcasts: number; start: number };
+  ) as { broadcasts: number; waits: number; start: number };
   const s = await waitDelivered(worker, id, op.broadcasts * clients);
   const wall = (performance.now() - t0) / 1000;
   const serverCpu = server.cpu() - s0;
@@ -74,6 +77,7 @@ async function once(id: string, server: Server): Promise<Window> {
     clientSystemUsPerFrame: ((c1.system - c0.system) * 1e6) / frames,
     scanUsPerFrame: ((s.scanMs as number) * 1e3) / frames,
     framesPerRead: frames / (s.reads as number),
+    waitsPerBatch: op.waits / Math.max(1, op.broadcasts / batch),
   };
 }
 
@@ -121,6 +125,7 @@ console.log(
     "of the user µs: scanning frames",
     "one client core's rate in the kernel alone",
     "frames per read",
+    "backlog waits per batch",
   ].join(" | "),
 );
 for (const id of ids) {
@@ -143,6 +148,7 @@ for (const id of ids) {
       m((w) => w.scanUsPerFrame).toFixed(3),
       `${(1 / system).toFixed(2)} M`,
       m((w) => w.framesPerRead).toFixed(1),
+      m((w) => w.waitsPerBatch).toFixed(3),
     ].join(" | "),
   );
 }
