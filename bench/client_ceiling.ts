@@ -18,6 +18,7 @@
 //
 // Options: --clients=N (32), --bytes=N (1024), --windows=N (6), --ms=N (1500),
 // --batch=N (broadcasts per turn, 2048 ÷ clients as in the runner),
+// --limit=N (the backlog in bytes that makes the server wait, 65536),
 // --targets=bun-publish,bun-steady,bun-crossws (ids of bench/_targets.ts).
 import { cpuTimes, pinning, Server, Worker } from "./_proc.ts";
 import { heartbeatRound, urls, waitDelivered } from "./_scenarios.ts";
@@ -35,6 +36,7 @@ for (const id of ids) {
   if (!TARGETS[id]) throw new Error(`--targets: expected ids of bench/_targets.ts, got "${id}"`);
 }
 const batch = Number(arg("batch", String(Math.max(1, Math.round(2048 / clients)))));
+const limit = Number(arg("limit", "65536"));
 
 interface Window {
   rate: number;
@@ -61,7 +63,7 @@ async function once(id: string, server: Server): Promise<Window> {
   const c0 = cpuTimes(worker.pid);
   const t0 = performance.now();
   const op = await server.ctl(
-    `/ctl/fanout?ms=${ms}&bytes=${bytes}&batch=${batch}&limit=65536&rate=0`,
+    `/ctl/fanout?ms=${ms}&bytes=${bytes}&batch=${batch}&limit=${limit}&rate=0`,
   ) as { broadcasts: number; waits: number; start: number };
   const s = await waitDelivered(worker, id, op.broadcasts * clients);
   const wall = (performance.now() - t0) / 1000;
