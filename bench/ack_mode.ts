@@ -8,14 +8,17 @@
 // and the sending server's CPU per delivered frame follows.
 //
 // Options: --clients=N (1000), --bytes=N (1024), --windows=N (5).
+import { cliOptions } from "./_args.ts";
 import { Server, Worker } from "./_proc.ts";
 import { heartbeatRound } from "./_scenarios.ts";
 
-const arg = (name: string, fallback: number) =>
-  Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
-const clients = arg("clients", 1000);
-const bytes = arg("bytes", 1024);
-const windows = arg("windows", 5);
+const opts = cliOptions(
+  { values: ["clients", "bytes", "windows"] },
+  "deno run -A bench/ack_mode.ts [--clients=N] [--bytes=N] [--windows=N]",
+);
+const clients = opts.int("clients", 1000);
+const bytes = opts.int("bytes", 1024);
+const windows = opts.int("windows", 5);
 
 /** How many ESTABLISHED sockets towards `port` are in pingpong mode, of how many. */
 async function pingpong(port: number): Promise<{ pingpong: number; of: number }> {

@@ -1,10 +1,10 @@
 // `deno run -A bench/client_ceiling.ts`: shows what bounds a saturating
 // fan-out where the one load-generator core keeps up with the server only
 // just (32 clients × 1 KiB on Bun, where a publish()-based server writes
-// about as fast as one core reads). Each
-// target broadcasts as in the full run's saturating windows (a batch, a turn
-// of the event loop, no new batch while a reader is 64 KiB behind), in
-// alternation, after a heartbeat round. Per target, medians over the windows:
+// about as fast as one core reads). Each target broadcasts as in the full
+// run's saturating windows (a batch, a turn of the event loop, no new batch
+// while a reader is 64 KiB behind), in alternation, after a heartbeat round.
+// Per target, medians over the windows:
 // the delivered rate; the server's CPU and its CPU per frame, and the rate
 // one server core could write at that cost; the client's user and system CPU
 // per frame, how much of its user time its own frame scanning took (the rest
@@ -20,23 +20,24 @@
 // --batch=N (broadcasts per turn, 2048 ÷ clients as in the runner),
 // --limit=N (the backlog in bytes that makes the server wait, 65536),
 // --targets=bun-publish,bun-steady,bun-crossws (ids of bench/_targets.ts).
+import { cliOptions } from "./_args.ts";
 import { cpuTimes, pinning, Server, Worker } from "./_proc.ts";
 import { heartbeatRound, urls, waitDelivered } from "./_scenarios.ts";
 import { median } from "./_stats.ts";
 import { TARGETS } from "./_targets.ts";
 
-const arg = (name: string, fallback: string) =>
-  Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
-const clients = Number(arg("clients", "32"));
-const bytes = Number(arg("bytes", "1024"));
-const windows = Number(arg("windows", "6"));
-const ms = Number(arg("ms", "1500"));
-const ids = arg("targets", "bun-publish,bun-steady,bun-crossws").split(",");
-for (const id of ids) {
-  if (!TARGETS[id]) throw new Error(`--targets: expected ids of bench/_targets.ts, got "${id}"`);
-}
-const batch = Number(arg("batch", String(Math.max(1, Math.round(2048 / clients)))));
-const limit = Number(arg("limit", "65536"));
+const opts = cliOptions(
+  { values: ["clients", "bytes", "windows", "ms", "batch", "limit", "targets"] },
+  "deno run -A bench/client_ceiling.ts [--clients=N] [--bytes=N] [--windows=N] [--ms=N] [--batch=N] " +
+    "[--limit=N] [--targets=bun-publish,...]",
+);
+const clients = opts.int("clients", 32);
+const bytes = opts.int("bytes", 1024);
+const windows = opts.int("windows", 6);
+const ms = opts.int("ms", 1500);
+const ids = opts.list("targets", Object.keys(TARGETS)) ?? ["bun-publish", "bun-steady", "bun-crossws"];
+const batch = opts.int("batch", Math.max(1, Math.round(2048 / clients)));
+const limit = opts.int("limit", 65536);
 
 interface Window {
   rate: number;

@@ -12,22 +12,23 @@
 // Options: --clients=N (1000), --bytes=N (20), --windows=N (6), --ms=N (1200),
 // --targets=bun-loop,bun-publish,... (Bun's loop and publish(), ours on both
 // runtimes, raw Deno).
+import { cliOptions } from "./_args.ts";
 import { pinning, Server, sleep, Worker } from "./_proc.ts";
 import { heartbeatRound, urls, waitDelivered } from "./_scenarios.ts";
 import { median } from "./_stats.ts";
 import { merged, quantileOf, type TailHistogram } from "./_tail_histogram.ts";
 import { TARGETS } from "./_targets.ts";
 
-const arg = (name: string, fallback: string) =>
-  Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
-const clients = Number(arg("clients", "1000"));
-const bytes = Number(arg("bytes", "20"));
-const windows = Number(arg("windows", "6"));
-const ms = Number(arg("ms", "1200"));
-const ids = arg("targets", "bun-loop,bun-publish,bun-steady,deno-raw,deno-steady").split(",");
-for (const id of ids) {
-  if (!TARGETS[id]) throw new Error(`--targets: expected ids of bench/_targets.ts, got "${id}"`);
-}
+const opts = cliOptions(
+  { values: ["clients", "bytes", "windows", "ms", "targets"] },
+  "deno run -A bench/client_span.ts [--clients=N] [--bytes=N] [--windows=N] [--ms=N] [--targets=bun-loop,...]",
+);
+const clients = opts.int("clients", 1000);
+const bytes = opts.int("bytes", 20);
+const windows = opts.int("windows", 6);
+const ms = opts.int("ms", 1200);
+const ids = opts.list("targets", Object.keys(TARGETS)) ??
+  ["bun-loop", "bun-publish", "bun-steady", "deno-raw", "deno-steady"];
 const rate = clients >= 1000 ? 50 : 500;
 
 interface Row {

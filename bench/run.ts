@@ -1,7 +1,10 @@
 // `deno task bench [--quick|--full] [--only=fanout,echo,...]`: runs every
 // scenario against steadysocket, the raw runtimes and the peers in one run,
 // and writes bench/RESULTS.md and bench/results/last_run.json (a full run), or
-// bench/results/quick.md and quick.json (quick mode).
+// bench/results/quick.md and quick.json (quick mode). An option it does not
+// take, or a value of the wrong kind, stops it before anything starts, with
+// exit status 2 (bench/README.md lists the options).
+import { cliOptions } from "./_args.ts";
 import { pinning, ROOT, run, Server, Worker } from "./_proc.ts";
 import { ALL_IDS, type Target, TARGETS, withFixedYoungGeneration } from "./_targets.ts";
 import {
@@ -18,19 +21,41 @@ import {
 import { writeReport } from "./_report.ts";
 import { encodeHistogram } from "./_tail_histogram.ts";
 
-const args = new Set(Deno.args);
-const full = args.has("--full");
-const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(
-  ",",
+/** The scenarios `--only` can pick, in the order a run measures them. */
+const SCENARIOS = [
+  "fanout",
+  "echo",
+  "idle",
+  "churn",
+  "stall",
+  "same_process",
+  "sweep",
+  "overhead",
+  "client",
+  "bundle",
+];
+const opts = cliOptions(
+  {
+    flags: ["quick", "full", "bracket"],
+    values: ["only", "targets", "reps", "fanout-reps", "fanout", "churn-cycles", "paced-settle"],
+  },
+  "deno task bench [--quick|--full] [--bracket] [--only=fanout,echo,...] [--targets=bun-loop,...] " +
+    "[--reps=N] [--fanout-reps=N] [--fanout=32x1024,...] [--churn-cycles=N] [--paced-settle=MS] " +
+    "(bench/README.md)",
 );
+const full = opts.has("full");
+if (full && opts.has("quick")) {
+  console.error("--quick and --full: expected one of them, got both");
+  Deno.exit(2);
+}
+const only = opts.list("only", SCENARIOS);
 const want = (name: string) => !only || only.includes(name);
-const pick = Deno.args.find((a) => a.startsWith("--targets="))?.slice(10).split(
-  ",",
-);
-/** `--churn-cycles=N`: more churn cycles than the 5 of the targets, to tell a step of the allocator from a leak. */
-const churnCycles = Number(
-  Deno.args.find((a) => a.startsWith("--churn-cycles="))?.slice(15) ?? 5,
-);
+const pick = opts.list("targets", Object.keys(TARGETS));
+/**
+ * `--churn-cycles=N`: more churn cycles than the 5 of the targets, to tell a step of the allocator from a leak.
+ * Drift is the last cycle's RSS less the first's, so it takes two at least.
+ */
+const churnCycles = opts.int("churn-cycles", 5, 2);
 
 const CORE_MEM = ["bun-loop", "bun-steady", "deno-raw", "deno-steady"];
 /** Idle memory also against Bun's publish() server: its sockets hold a topic subscription, as ours do. */
@@ -58,11 +83,7 @@ const PEERS_MEM = [
  * a p99 1.38× its window right after at 32 × 1 KiB on Deno (median of 11 repetitions); the raw window in
  * between followed ours's, on the same runtime.
  */
-const PACED_SETTLE_MS = Number(
-  Deno.args.find((a) => a.startsWith("--paced-settle="))?.slice(15) ?? 300,
-);
-/** `--fanout=32x1024,1000x20`: only these fan-out sizes (clients × bytes), for a partial run. */
-const fanoutSizes = Deno.args.find((a) => a.startsWith("--fanout="))?.slice(9).split(",");
+const PACED_SETTLE_MS = opts.int("paced-settle", 300, 0);
 
 /** What each mode runs; quick keeps every scenario but fewer sizes, targets and seconds. */
 const PLAN = full
@@ -241,23 +262,21 @@ const PLAN = full
  * full mode, or with `--bracket`: the machine's slow phases last seconds, and a repetition of a dozen targets tens
  * of seconds (of the stalled peers', minutes).
  */
-const bracketed = full || Deno.args.includes("--bracket");
-const repsArg = Deno.args.find((a) => a.startsWith("--reps="));
-if (repsArg) PLAN.reps = PLAN.fanoutReps = Number(repsArg.slice(7));
+const bracketed = full || opts.has("bracket");
+/**
+ * `--reps=N`: the repetitions of fan-out (its saturating and paced windows) and of echo, whose sizes have their
+ * own otherwise.
+ */
+const repsGiven = opts.text("reps") !== undefined;
+if (repsGiven) PLAN.reps = PLAN.fanoutReps = opts.int("reps", PLAN.reps);
 /**
  * `--fanout-reps=N`: fan-out's repetitions (11 in a full run), spread over the same sets of fresh processes. A
  * fan-out ratio at equal cost (ours and `publish()` on Bun, ours and the peers on Deno) sits within a few
  * per cent of 1, and its interval narrows only with more repetitions.
  */
-const fanoutRepsArg = Deno.args.find((a) => a.startsWith("--fanout-reps="));
-if (fanoutRepsArg) {
-  const n = Number(fanoutRepsArg.slice(14));
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--fanout-reps expects a whole number of at least 1, got "${fanoutRepsArg.slice(14)}"`);
-    Deno.exit(2);
-  }
-  PLAN.fanoutReps = n;
-}
+PLAN.fanoutReps = opts.int("fanout-reps", PLAN.fanoutReps);
+/** `--fanout=32x1024,1000x20`: only these fan-out sizes (clients × bytes) of the mode's plan, for a partial run. */
+const fanoutSizes = opts.list("fanout", PLAN.fanout.map((c) => `${c.clients}x${c.bytes}`));
 
 const EPOCH = String(Date.now());
 const baseEnv = { EPOCH, HOST: "0.0.0.0" };
@@ -466,7 +485,7 @@ try {
         const tails: Tails = {};
         const samples = await echo(worker, running, {
           ...cfg,
-          reps: repsArg ? PLAN.reps : cfg.reps,
+          reps: repsGiven ? PLAN.reps : cfg.reps,
           bracket: bracketed,
           tails,
         });
