@@ -76,11 +76,7 @@ export function parseOptions(
     int(name, fallback, min = 1) {
       const raw = values.get(name);
       if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (raw.trim() === "" || !Number.isInteger(n) || n < min) {
-        fail(`--${name} expects a whole number of at least ${min}, got "${raw}"`);
-      }
-      return n;
+      return whole(raw, min) ?? fail(`--${name} expects a whole number of at least ${min}, got "${raw}"`);
     },
     list(name, allowed) {
       const raw = values.get(name);
@@ -113,4 +109,41 @@ export function cliOptions(spec: OptionsSpec, usage: string): Options {
     console.error(`${message}\nusage: ${usage}`);
     Deno.exit(2);
   });
+}
+
+/**
+ * The `index`-th positional argument as a whole number of at least `min` (default 1), or `fallback` when it
+ * is absent; for the in-process scripts, which run on Deno and Bun and take plain numbers in order. A value of
+ * the wrong kind throws a {@linkcode UsageError} that names the argument by `name`.
+ *
+ * @example
+ * ```ts
+ * const connections = wholeArg(["5000"], 0, "connections", 100_000); // 5000
+ * ```
+ */
+export function wholeArg(
+  argv: readonly string[],
+  index: number,
+  name: string,
+  fallback: number,
+  min = 1,
+): number {
+  const raw = argv[index];
+  if (raw === undefined) return fallback;
+  const n = whole(raw, min);
+  if (n === undefined) {
+    throw new UsageError(
+      `${name} (argument ${index + 1}) expects a whole number of at least ${min}, got "${raw}"`,
+    );
+  }
+  return n;
+}
+
+/**
+ * `raw` as a whole number of at least `min`, in decimal digits (`Number` alone takes "", "0x10" and "1e3"), or
+ * undefined.
+ */
+function whole(raw: string, min: number): number | undefined {
+  const n = Number(raw);
+  return /^-?\d+$/.test(raw) && Number.isSafeInteger(n) && n >= min ? n : undefined;
 }

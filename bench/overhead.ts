@@ -9,11 +9,13 @@
 import { createEndpoint } from "../server/mod.ts";
 import type { Clock, Session, SocketLike } from "../server/mod.ts";
 import { upgradeRequest } from "../tests/unit/_fake_socket.ts";
+import { wholeArg } from "./_args.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const argv: string[] = g.Deno ? g.Deno.args : g.process.argv.slice(2);
-const N = Number(argv[0] ?? 1000);
+const N = wholeArg(argv, 0, "connections", 1000);
+const MS_PER_TIMING = wholeArg(argv, 1, "msPerTiming", 300);
 
 function gc() {
   if (g.Bun) g.Bun.gc(true);
@@ -116,7 +118,7 @@ if (g.Bun) {
   wrapperBytes = (h7 - h6) / N;
 }
 
-function bench(fn: () => void, minMs = Number(argv[1] ?? 300)): number {
+function bench(fn: () => void, minMs = MS_PER_TIMING): number {
   for (let i = 0; i < 20; i++) fn(); // warm-up
   let runs = 0;
   const start = performance.now();

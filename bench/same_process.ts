@@ -29,6 +29,7 @@ import process from "node:process";
 import type { Connection } from "../server/mod.ts";
 import { bunHandlers } from "../server/adapters/bun.ts";
 import { denoHandler } from "../server/adapters/deno.ts";
+import { wholeArg } from "./_args.ts";
 import { median, rotate } from "./_stats.ts";
 import { fanoutFrame, maxOf, now, PING, PONG } from "./servers/_control.js";
 import { steadyEndpoint } from "./servers/_steady.ts";
@@ -64,10 +65,10 @@ interface Side {
 }
 
 async function main(): Promise<void> {
-  const clients = Number(argv[0] ?? 1000);
-  const bytes = Number(argv[1] ?? 20);
-  const reps = Number(argv[2] ?? 9);
-  const ms = Number(argv[3] ?? 1000);
+  const clients = wholeArg(argv, 0, "clients", 1000);
+  const bytes = wholeArg(argv, 1, "bytes", 20);
+  const reps = wholeArg(argv, 2, "reps", 9);
+  const ms = wholeArg(argv, 3, "ms", 1000);
   const sides = g.Bun ? bunSides() : denoSides();
   const self = new URL(import.meta.url).pathname;
   const [cmd, ...args] = [

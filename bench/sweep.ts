@@ -8,12 +8,13 @@
 import { createEndpoint } from "../server/mod.ts";
 import type { Clock, Session, SocketLike } from "../server/mod.ts";
 import { upgradeRequest } from "../tests/unit/_fake_socket.ts";
+import { wholeArg } from "./_args.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const argv: string[] = g.Deno ? g.Deno.args : g.process.argv.slice(2);
-const N = Number(argv[0] ?? 100_000);
-const SWEEPS = Number(argv[1] ?? 20);
+const N = wholeArg(argv, 0, "connections", 100_000);
+const SWEEPS = wholeArg(argv, 1, "sweeps", 20);
 
 let time = 1_000_000;
 let tick: (() => void) | undefined;

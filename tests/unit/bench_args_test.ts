@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { parseOptions, UsageError } from "../../bench/_args.ts";
+import { parseOptions, UsageError, wholeArg } from "../../bench/_args.ts";
 
 const SPEC = { flags: ["full", "bracket"], values: ["reps", "only", "settle"] };
 const refused = (argv: string[], read: (o: ReturnType<typeof parseOptions>) => unknown = () => {}) => {
@@ -42,7 +42,7 @@ test("parseOptions: a flag with a value, a value without one, or a value twice i
 });
 
 test("parseOptions: a number must be whole and at least its minimum", () => {
-  for (const bad of ["three", "", " ", "2.5", "0", "-1", "1e400", "0x"]) {
+  for (const bad of ["three", "", " ", " 3", "2.5", "0", "-1", "1e3", "0x10", "99999999999999999999"]) {
     const message = refused([`--reps=${bad}`], (o) => o.int("reps", 7));
     assert.equal(message, `--reps expects a whole number of at least 1, got "${bad}"`);
   }
@@ -70,4 +70,19 @@ test("parseOptions: a script's own fail() receives every message instead of a th
   assert.deepEqual(seen, [
     "unknown option --nope: expected one of --full, --bracket, --reps=…, --only=…, --settle=…",
   ]);
+});
+
+test("wholeArg: a positional number, its fallback, and a refusal that names it", () => {
+  assert.equal(wholeArg(["5000", "3"], 0, "connections", 100_000), 5000);
+  assert.equal(wholeArg(["5000", "3"], 1, "sweeps", 20), 3);
+  assert.equal(wholeArg(["5000"], 1, "sweeps", 20), 20);
+  assert.equal(wholeArg(["0"], 0, "ms", 300, 0), 0);
+  for (const bad of ["abc", "", "1.5", "0", "-2"]) {
+    assert.throws(
+      () => wholeArg(["1", bad], 1, "sweeps", 20),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.message === `sweeps (argument 2) expects a whole number of at least 1, got "${bad}"`,
+    );
+  }
 });
