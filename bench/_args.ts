@@ -28,6 +28,8 @@ export interface Options {
   int(name: string, fallback: number, min?: number): number;
   /** `--name=a,b,c`, each item one of `allowed` when that is given; undefined when not given. */
   list(name: string, allowed?: readonly string[]): string[] | undefined;
+  /** Reports a command line the script refuses on its own terms (two options that exclude each other). */
+  fail(message: string): never;
 }
 
 /**
@@ -91,6 +93,7 @@ export function parseOptions(
       }
       return items;
     },
+    fail,
   };
 }
 

@@ -44,10 +44,7 @@ const opts = cliOptions(
     "(bench/README.md)",
 );
 const full = opts.has("full");
-if (full && opts.has("quick")) {
-  console.error("--quick and --full: expected one of them, got both");
-  Deno.exit(2);
-}
+if (full && opts.has("quick")) opts.fail("--quick and --full: expected one of them, got both");
 const only = opts.list("only", SCENARIOS);
 const want = (name: string) => !only || only.includes(name);
 const pick = opts.list("targets", Object.keys(TARGETS));

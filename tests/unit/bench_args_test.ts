@@ -70,6 +70,9 @@ test("parseOptions: a script's own fail() receives every message instead of a th
   assert.deepEqual(seen, [
     "unknown option --nope: expected one of --full, --bracket, --reps=…, --only=…, --settle=…",
   ]);
+  // A refusal of the script's own (two flags that exclude each other) goes the same way.
+  assert.throws(() => parseOptions(["--full"], SPEC, fail).fail("--full and --bracket: one of them"), /stop/);
+  assert.equal(seen[1], "--full and --bracket: one of them");
 });
 
 test("wholeArg: a positional number, its fallback, and a refusal that names it", () => {
