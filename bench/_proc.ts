@@ -82,7 +82,7 @@ export function cpuTimes(pid: number): { user: number; system: number } {
 }
 
 /** A `Vm*` line of /proc/<pid>/status in KiB (VmRSS: resident, VmHWM: peak resident). */
-export function vmKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+export function vmKiB(pid: number, field: "VmRSS" | "VmHWM" | "RssFile"): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     const m = status.match(new RegExp(`${field}:\\s+(\\d+) kB`));
@@ -184,6 +184,10 @@ export class Server {
   }
   rssKiB(): number {
     return vmKiB(this.pid, "VmRSS");
+  }
+  /** The part of the resident set mapped from files: the runtime's own code paged in from its binary. */
+  rssFileKiB(): number {
+    return vmKiB(this.pid, "RssFile");
   }
   hwmKiB(): number {
     return vmKiB(this.pid, "VmHWM");

@@ -387,6 +387,11 @@ export interface IdleConfig {
   cpuMs: number;
 }
 
+/** Collects the server's garbage; its engine's heap after, where the runtime tells. */
+async function collectedHeap(server: Server): Promise<{ used: number; held: number } | undefined> {
+  return (await server.ctl("/ctl/gc")).heap as { used: number; held: number } | undefined;
+}
+
 /** Idle: a fresh server, N connections that send nothing; memory per connection and idle CPU. */
 export async function idle(
   worker: Worker,
@@ -408,9 +413,10 @@ export async function idle(
           total: 200,
           parallel: 32,
         });
-        await server.ctl("/ctl/gc");
+        const heap0 = await collectedHeap(server);
         await sleep(200);
         const rss0 = server.rssKiB();
+        const file0 = server.rssFileKiB();
         const group = `${t.id}:idle`;
         const res = await worker.request({
           op: "connect",
@@ -421,9 +427,10 @@ export async function idle(
           parallel: 128,
         });
         await sleep(cfg.settleMs);
-        await server.ctl("/ctl/gc");
+        const heap1 = await collectedHeap(server);
         await sleep(200);
         const rss1 = server.rssKiB();
+        const file1 = server.rssFileKiB();
         const cpu0 = server.cpu();
         await sleep(cfg.cpuMs);
         const cpu = (server.cpu() - cpu0) / (cfg.cpuMs / 1000);
@@ -437,6 +444,12 @@ export async function idle(
         const rss2 = server.rssKiB();
         samples[t.id].push({
           perConnKiB: (rss1 - rss0) / res.ok,
+          // Code of the runtime's binary run for the first time while the connections opened (a JIT tier's
+          // compiler, say): paid once per process, whatever N is.
+          perConnFileKiB: (file1 - file0) / res.ok,
+          // What the engine's heap adds per connection: its live objects, and what it holds for them.
+          heapUsedPerConnB: heap0 && heap1 ? (heap1.used - heap0.used) / res.ok : NaN,
+          heapHeldPerConnB: heap0 && heap1 ? (heap1.held - heap0.held) / res.ok : NaN,
           perConnAfterBroadcastKiB: (rss2 - rss0) / res.ok,
           answered,
           rssMiB: rss1 / 1024,

@@ -136,7 +136,7 @@ export function createControl(impl) {
         return impl.stats();
       case "/ctl/gc":
         impl.gc?.();
-        return { ok: true };
+        return { ok: true, heap: heapBytes() };
       default:
         return { error: `unknown control path ${url.pathname}` };
     }
@@ -148,6 +148,17 @@ export function collectGarbage() {
   const g = globalThis;
   if (g.Bun) g.Bun.gc(true);
   else if (typeof g.gc === "function") g.gc();
+}
+
+/**
+ * The engine's heap: bytes its live objects use and bytes it holds for them (from `Deno.memoryUsage()`,
+ * or `process.memoryUsage()` on Bun and Node).
+ * @returns {{ used: number, held: number } | undefined}
+ */
+export function heapBytes() {
+  const g = globalThis;
+  const m = g.Deno?.memoryUsage?.() ?? g.process?.memoryUsage?.();
+  return m ? { used: m.heapUsed, held: m.heapTotal } : undefined;
 }
 
 /** A counter of close codes shared by the raw servers. */
