@@ -826,9 +826,12 @@ export function writeReport(r: Any): string {
   const { smallest, largest } = idleEnds(r);
   const marginal = (id: string) => marginalKiB(smallest, largest, id);
   for (const [rt, goal] of [["bun", 0.5], ["deno", 1]] as const) {
-    const entries: [string, number][] = (r.idle ?? [])
-      .filter((c: Any) => c.med[OURS[rt]] && c.med[RAW[rt]])
-      .map((c: Any) => [`${c.conns} connections`, c.med[OURS[rt]].perConnKiB - c.med[RAW[rt]].perConnKiB]);
+    const runs = (r.idle ?? []).filter((c: Any) => c.med[OURS[rt]] && c.med[RAW[rt]]);
+    const extraAt = (c: Any, key: (m: Any) => number) => key(c.med[OURS[rt]]) - key(c.med[RAW[rt]]);
+    const entries: [string, number][] = runs.map((c: Any) => [
+      `${c.conns} connections`,
+      extraAt(c, (m) => m.perConnKiB),
+    ]);
     const c = atMost(
       `Extra memory per connection, ${rt === "bun" ? "Bun" : "Deno"}`,
       goal,
@@ -836,8 +839,6 @@ export function writeReport(r: Any): string {
       "KiB",
     );
     const notes: string[] = [];
-    const extraAt = (c: Any, key: (m: Any) => number) => key(c.med[OURS[rt]]) - key(c.med[RAW[rt]]);
-    const runs = (r.idle ?? []).filter((c: Any) => c.med[OURS[rt]] && c.med[RAW[rt]]);
     const list = (key: (m: Any) => number, digits: number) =>
       runs.map((c: Any) => `${extraAt(c, key).toFixed(digits)} (${c.conns})`).join(", ");
     if (runs.length > 1) notes.push(`at every N: ${list((m) => m.perConnKiB, 2)} KiB`);
