@@ -26,13 +26,12 @@
 // the broadcast itself costs from what the instance does.
 import { spawn } from "node:child_process";
 import process from "node:process";
-import type { Connection } from "../server/mod.ts";
 import { bunHandlers } from "../server/adapters/bun.ts";
 import { denoHandler } from "../server/adapters/deno.ts";
 import { wholeArg } from "./_args.ts";
 import { median, rotate } from "./_stats.ts";
 import { fanoutFrame, maxOf, now, PING, PONG } from "./servers/_control.js";
-import { steadyEndpoint } from "./servers/_steady.ts";
+import { openConnections, steadyEndpoint, worstBacklog } from "./servers/_steady.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -141,11 +140,6 @@ async function window(side: Side, pad: string, clients: number, ms: number): Pro
 
 type SteadyEndpoint = ReturnType<typeof steadyEndpoint>["endpoint"];
 
-/** The hub's open connections (an internal of the hub), with the socket the adapter attached. */
-function connections(endpoint: SteadyEndpoint): readonly (Connection & { socket?: WebSocket })[] {
-  return (endpoint.hub as unknown as { list(): (Connection & { socket?: WebSocket })[] }).list();
-}
-
 /** steadysocket's side: the benchmark servers' endpoint (every connection in room "r"). */
 function steadySide(endpoint: SteadyEndpoint, port: number): Side {
   return {
@@ -153,7 +147,7 @@ function steadySide(endpoint: SteadyEndpoint, port: number): Side {
     port,
     size: () => endpoint.hub.size,
     sendAll: (frame) => void endpoint.hub.broadcast(frame, { room: "r" }),
-    maxBacklog: () => maxOf(connections(endpoint), (conn) => conn.bufferedAmount),
+    maxBacklog: () => worstBacklog(endpoint),
     pongs: () => endpoint.stats().messagesIn,
   };
 }
@@ -249,7 +243,7 @@ function denoSides(): Side[] {
     ...ours,
     id: "direct",
     sendAll(frame) {
-      for (const conn of connections(endpoint)) conn.socket!.send(frame);
+      for (const conn of openConnections(endpoint)) conn.socket!.send(frame);
     },
   };
   return [raw("raw", {}), raw("raw0", { idleTimeout: 0 }), ours, direct];
