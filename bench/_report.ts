@@ -1209,9 +1209,7 @@ export function writeReport(r: Any): string {
         "runtime's own code run for the first time while the connections opened, such as the compiler of an " +
         'optimizing JIT tier, paid once per process and not per connection; "heap live" and "heap held": ' +
         "what the engine's heap grew by per connection, in its live objects and in what it holds for them, " +
-        "which it grows in steps); then server CPU over an idle " +
-        "window with the heartbeat " +
-        "on (steadysocket's defaults: ping after 25 s of silence, one sweep timer). Every connection is in one " +
+        "which it grows in steps); then server CPU over an idle window with the heartbeat on (steadysocket's defaults: ping after 25 s of silence, one sweep timer). Every connection is in one " +
         "room (steadysocket) or topic (publish() servers). Last, one broadcast to all of them, which every " +
         'client answers (the last column: the fewest that did in any repetition), and the memory again ("after a ' +
         'broadcast"): what a connection costs once a room is ' +
